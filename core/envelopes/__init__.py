@@ -1,0 +1,1 @@
+"""OpenTelemetry data -> Application Insights envelopes (plain dicts in wire order)."""

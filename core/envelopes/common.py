@@ -1,0 +1,243 @@
+"""Pieces every envelope shares: time and duration formats, part-A tags from the resource,
+property stringification, and the envelope skeleton itself.
+
+Envelopes are plain dicts in wire order (name, iKey, tags, time, data, sampleRate) so that
+encoding is one ``json.dumps`` with no model objects in between: this is where most of the
+official exporter's time goes.
+"""
+
+from __future__ import annotations
+
+import locale
+import math
+import os
+import platform
+import sys
+from datetime import datetime, timezone
+from typing import Any, Dict, Iterable, Mapping, Optional
+
+from opentelemetry.sdk.resources import Resource
+
+try:  # the SDK version goes into ai.internal.sdkVersion, as the official exporter does
+    from opentelemetry.sdk.version import __version__ as _OTEL_SDK_VERSION
+except Exception:  # pragma: no cover - very old SDKs
+    _OTEL_SDK_VERSION = "unknown"
+
+from ai_core.version import __version__
+
+# Field length limits of the Application Insights schema (golden/README.md section 1c/1d).
+MAX_NAME = 1024
+MAX_URL = 2048
+MAX_DATA = 8192
+MAX_MESSAGE = 32768
+MAX_PROPERTY_KEY = 150
+MAX_PROPERTY_VALUE = 8192
+
+ENVELOPE_PREFIX = "Microsoft.ApplicationInsights."
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def format_time(time_ns: Optional[int]) -> str:
+    """Envelope ``time``: ISO 8601 UTC, microseconds rounded, fraction omitted when zero.
+
+    The official exporter divides by 1e9 as a float and lets ``datetime`` round, and prints no
+    fraction for whole seconds; we reproduce that exactly so stored times match.
+    """
+    if time_ns is None:
+        time_ns = 0
+    return datetime.fromtimestamp(time_ns / 1e9, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def format_duration(duration_ns: int) -> str:
+    """``d.hh:mm:ss.fff``, millisecond precision, halves rounded up (the service's TimeSpan)."""
+    if duration_ns < 0:
+        duration_ns = 0
+    ms = (duration_ns + 500000) // 1000000
+    seconds, ms = divmod(ms, 1000)
+    minutes, seconds = divmod(seconds, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return "%d.%02d:%02d:%02d.%03d" % (days, hours, minutes, seconds, ms)
+
+
+def stringify(value: Any, limit: int = MAX_PROPERTY_VALUE) -> str:
+    """A property value as the service stores it: Python's ``str()``, truncated."""
+    if value.__class__ is str:
+        return value[:limit]
+    return str(value)[:limit]
+
+
+def properties_from(
+    attributes: Optional[Mapping[str, Any]],
+    is_excluded: Optional[Any] = None,
+    limit: int = MAX_PROPERTY_VALUE,
+) -> Dict[str, str]:
+    """customDimensions from attributes: keys over 150 chars and None values are dropped.
+
+    ``is_excluded(key) -> bool`` removes keys that already have a dedicated envelope field.
+    """
+    out: Dict[str, str] = {}
+    if not attributes:
+        return out
+    for key, value in attributes.items():
+        if value is None or len(key) > MAX_PROPERTY_KEY:
+            continue
+        if is_excluded is not None and is_excluded(key):
+            continue
+        out[key] = stringify(value, limit)
+    return out
+
+
+def finite_measurements(values: Optional[Mapping[str, Any]]) -> Dict[str, float]:
+    """Only finite numbers survive (bool is not a number here); keys truncated to 150."""
+    out: Dict[str, float] = {}
+    if not values:
+        return out
+    for key, value in values.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            continue
+        if not math.isfinite(value):
+            continue
+        out[str(key)[:MAX_PROPERTY_KEY]] = value
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# Tags shared by every envelope of one process/resource
+# ---------------------------------------------------------------------------------------------
+
+def _sdk_version() -> str:
+    # rp: u (unknown host), f (Functions), a (App Service), k (Kubernetes); os; attach m(anual)
+    rp = "u"
+    if os.environ.get("WEBSITE_SITE_NAME"):
+        rp = "f" if os.environ.get("FUNCTIONS_WORKER_RUNTIME") else "a"
+    elif os.environ.get("KUBERNETES_SERVICE_HOST"):
+        rp = "k"
+    os_letter = {"linux": "l", "win32": "w"}.get(sys.platform, "u")
+    py = platform.python_version()
+    return "%s%sm_py%s:otel%s:aio%s" % (rp, os_letter, py, _OTEL_SDK_VERSION, __version__)
+
+
+def _locale() -> Optional[str]:
+    try:
+        return locale.getlocale()[0] or os.environ.get("LANG", "").split(".")[0] or None
+    except Exception:
+        return None
+
+
+def _device_tags() -> Dict[str, str]:
+    tags = {"ai.device.id": platform.node(), "ai.device.type": "Other"}
+    loc = _locale()
+    if loc:
+        tags["ai.device.locale"] = loc
+    tags["ai.internal.sdkVersion"] = _sdk_version()
+    return tags
+
+
+_DEVICE_TAGS = _device_tags()
+_K8S_ROLE_KEYS = (
+    "k8s.deployment.name",
+    "k8s.replicaset.name",
+    "k8s.statefulset.name",
+    "k8s.job.name",
+    "k8s.cronjob.name",
+    "k8s.daemonset.name",
+)
+
+
+def cloud_role(attrs: Mapping[str, Any]) -> str:
+    """``ai.cloud.role``: namespace.name, else a Kubernetes workload name, else ``""``."""
+    name = attrs.get("service.name")
+    role = ""
+    if name:
+        ns = attrs.get("service.namespace")
+        role = "%s.%s" % (ns, name) if ns else str(name)
+        if not str(name).startswith("unknown_service"):
+            return role
+    for key in _K8S_ROLE_KEYS:
+        if attrs.get(key):
+            return str(attrs[key])
+    return role
+
+
+def cloud_role_instance(attrs: Mapping[str, Any]) -> str:
+    return str(attrs.get("k8s.pod.name") or attrs.get("service.instance.id") or platform.node())
+
+
+def _resource_tags(resource: Optional[Resource]) -> Dict[str, str]:
+    tags = dict(_DEVICE_TAGS)
+    attrs = resource.attributes if resource is not None else {}
+    if not attrs:  # the official exporter adds no role tags for an empty resource
+        return tags
+    tags["ai.cloud.role"] = cloud_role(attrs)
+    instance = cloud_role_instance(attrs)
+    tags["ai.cloud.roleInstance"] = instance
+    tags["ai.internal.nodeName"] = instance
+    if attrs.get("service.version") is not None:
+        tags["ai.application.ver"] = str(attrs["service.version"])
+    if attrs.get("device.id") is not None:
+        tags["ai.device.id"] = str(attrs["device.id"])
+    if attrs.get("device.model.name") is not None:
+        tags["ai.device.model"] = str(attrs["device.model.name"])
+    if attrs.get("device.manufacturer") is not None:
+        tags["ai.device.oemName"] = str(attrs["device.manufacturer"])
+    return tags
+
+
+_TAG_CACHE: Dict[int, Any] = {}
+
+
+def resource_tags(resource: Optional[Resource]) -> Dict[str, str]:
+    """Part-A tags for a resource (a fresh dict the caller may extend).
+
+    Cached per resource object: a process has one resource, and recomputing role tags for
+    every span is measurable on the hot path.
+    """
+    key = id(resource)
+    hit = _TAG_CACHE.get(key)
+    if hit is None or hit[0] is not resource:
+        if len(_TAG_CACHE) > 64:
+            _TAG_CACHE.clear()
+        hit = (resource, _resource_tags(resource))
+        _TAG_CACHE[key] = hit
+    return dict(hit[1])
+
+
+def new_envelope(
+    kind: str,
+    ikey: str,
+    tags: Dict[str, str],
+    time_ns: Optional[int],
+    base_type: str,
+    base_data: Dict[str, Any],
+    sample_rate: Optional[float] = None,
+) -> Dict[str, Any]:
+    """The envelope skeleton, in the field order the official exporter puts on the wire."""
+    env: Dict[str, Any] = {
+        "name": ENVELOPE_PREFIX + kind,
+        "iKey": ikey,
+        "tags": tags,
+        "time": format_time(time_ns),
+        "data": {"baseData": base_data, "baseType": base_type},
+    }
+    if sample_rate is not None:
+        env["sampleRate"] = sample_rate
+    return env
+
+
+def synthetic_source(attrs: Mapping[str, Any]) -> Optional[str]:
+    """``"True"`` for bot/test traffic and Azure's AlwaysOn pings, else None."""
+    if attrs.get("user_agent.synthetic.type") in ("bot", "test"):
+        return "True"
+    ua = attrs.get("user_agent.original") or attrs.get("http.user_agent")
+    if ua and "AlwaysOn" in str(ua):
+        return "True"
+    return None
+
+
+def iter_nonempty(values: Iterable[Optional[str]]) -> Optional[str]:
+    for v in values:
+        if v:
+            return v
+    return None

@@ -1,0 +1,1 @@
+"""django_ai: adapter (built in its own issue)."""

@@ -1,0 +1,1 @@
+"""fastapi_ai: adapter (built in its own issue)."""

@@ -1,0 +1,1 @@
+"""flask_ai: adapter (built in its own issue)."""
