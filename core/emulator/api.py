@@ -1,0 +1,145 @@
+"""The JSON control and query API under ``/api/`` (routes and shapes: package docstring).
+
+``route()`` maps a method, path, query and body to ``(status, JSON object)``; it knows nothing
+of sockets, so the HTTP server stays a thin adapter.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Callable, Dict, List, Optional, Tuple
+from urllib.parse import unquote
+
+from ai_core.emulator.app import EmulatorApp
+from ai_core.emulator.appmap import build_map
+from ai_core.emulator.summary import normalize_time
+
+Query = Dict[str, List[str]]
+Result = Tuple[int, Any]
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+def _one(query: Query, key: str) -> Optional[str]:
+    values = query.get(key)
+    return values[-1] if values else None
+
+
+def _int(query: Query, key: str, default: Optional[int]) -> Optional[int]:
+    value = _one(query, key)
+    if value is None or value == "":
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ApiError(400, "%s: not an integer (%r)" % (key, value)) from None
+
+
+def _time(query: Query, key: str) -> Optional[str]:
+    value = _one(query, key)
+    if not value:
+        return None
+    normalized = normalize_time(value)
+    if normalized is None:
+        raise ApiError(400, "%s: not an ISO 8601 date-time (%r)" % (key, value))
+    return normalized
+
+
+def _bool(query: Query, key: str) -> Optional[bool]:
+    value = _one(query, key)
+    if value is None or value == "":
+        return None
+    lowered = value.lower()
+    if lowered in ("true", "1", "yes"):
+        return True
+    if lowered in ("false", "0", "no"):
+        return False
+    raise ApiError(400, "%s: must be true or false (%r)" % (key, value))
+
+
+def _json_body(body: bytes) -> Any:
+    try:
+        return json.loads(body.decode("utf-8") or "null")
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ApiError(400, "body is not valid JSON: %s" % exc) from None
+
+
+def list_items(app: EmulatorApp, query: Query) -> Result:
+    limit = _int(query, "limit", 100)
+    items = app.store.items(
+        type=_one(query, "type"), role=_one(query, "role"),
+        operation_id=_one(query, "operation_id"), since=_time(query, "since"),
+        until=_time(query, "until"), success=_bool(query, "success"), q=_one(query, "q"),
+        after_id=_int(query, "after_id", None), limit=limit, offset=_int(query, "offset", 0),
+    )
+    return 200, {"items": items, "count": len(items), "limit": limit}
+
+
+def get_item(app: EmulatorApp, item_id: str) -> Result:
+    try:
+        item = app.store.item(int(item_id))
+    except ValueError:
+        item = None
+    if item is None:
+        raise ApiError(404, "no item with id %r" % item_id)
+    return 200, item
+
+
+def get_operation(app: EmulatorApp, operation_id: str) -> Result:
+    items = app.store.operation(operation_id)
+    return 200, {"operation_id": operation_id, "items": items, "count": len(items)}
+
+
+def stats(app: EmulatorApp) -> Result:
+    return 200, {"received": app.stats.snapshot(), "stored": app.store.counts(),
+                 "faults_pending": len(app.faults.pending())}
+
+
+def add_faults(app: EmulatorApp, body: bytes) -> Result:
+    try:
+        added = app.faults.add(_json_body(body))
+    except ValueError as exc:
+        raise ApiError(400, str(exc)) from None
+    return 201, {"added": [f.to_json() for f in added], "pending": app.faults.pending()}
+
+
+def clear_items(app: EmulatorApp) -> Result:
+    app.store.clear()
+    app.stats.reset()
+    return 200, {"cleared": True}
+
+
+def route(app: EmulatorApp, method: str, path: str, query: Query, body: bytes) -> Result:
+    """Dispatch one ``/api/...`` request; unknown routes give 404, wrong methods 405."""
+    parts = [unquote(p) for p in path.strip("/").split("/")][1:]  # drop the leading "api"
+    key = parts[0] if parts else ""
+    handlers: Dict[Tuple[str, str, int], Callable[[], Result]] = {
+        ("GET", "items", 1): lambda: list_items(app, query),
+        ("DELETE", "items", 1): lambda: clear_items(app),
+        ("GET", "items", 2): lambda: get_item(app, parts[1]),
+        ("GET", "operations", 2): lambda: get_operation(app, parts[1]),
+        ("GET", "roles", 1): lambda: (200, {"roles": app.store.roles()}),
+        ("GET", "map", 1): lambda: (200, build_map(app.store)),
+        ("GET", "rejected", 1): lambda: (200, _rejected(app, query)),
+        ("GET", "stats", 1): lambda: stats(app),
+        ("GET", "faults", 1): lambda: (200, {"pending": app.faults.pending()}),
+        ("POST", "faults", 1): lambda: add_faults(app, body),
+        ("DELETE", "faults", 1): lambda: (200, {"cleared": app.faults.clear()}),
+    }
+    handler = handlers.get((method, key, len(parts)))
+    if handler is None:
+        if any(k[1] == key and k[2] == len(parts) for k in handlers):
+            raise ApiError(405, "method %s not allowed on %s" % (method, path))
+        raise ApiError(404, "no API route %s" % path)
+    return handler()
+
+
+def _rejected(app: EmulatorApp, query: Query) -> Dict[str, Any]:
+    limit = _int(query, "limit", 100)
+    items = app.store.rejected(limit=limit, offset=_int(query, "offset", 0),
+                               after_id=_int(query, "after_id", None))
+    return {"items": items, "count": len(items), "limit": limit}

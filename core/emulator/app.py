@@ -1,0 +1,19 @@
+"""The emulator's state, independent of HTTP: store, fault queue, counters and track handler."""
+
+from __future__ import annotations
+
+from ai_core.emulator.faults import FaultQueue
+from ai_core.emulator.stats import Stats
+from ai_core.emulator.store import Store
+from ai_core.emulator.track import TrackHandler
+
+
+class EmulatorApp:
+    def __init__(self, db: str = ":memory:") -> None:
+        self.store = Store(db)
+        self.faults = FaultQueue()
+        self.stats = Stats()
+        self.track = TrackHandler(self.store, self.faults, self.stats)
+
+    def close(self) -> None:
+        self.store.close()

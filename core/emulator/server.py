@@ -1,0 +1,158 @@
+"""The HTTP layer: a threaded HTTP/1.1 server routing to track, the JSON API and static files.
+
+HTTP/1.1 with keep-alive because the official exporter keeps its connection open; every reply
+therefore carries a Content-Length. Paths are matched after collapsing repeated slashes: the
+exporter posts to ``//v2.1/track`` when the connection string's endpoint ends with ``/``, and
+an endpoint with a path prefix gives ``/prefix/v2.1/track``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import sys
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Dict, Optional
+from urllib.parse import parse_qs, unquote, urlsplit
+
+from ai_core.emulator import api, static
+from ai_core.emulator.app import EmulatorApp
+
+MAX_BODY = 64 * 1024 * 1024  # a batch larger than this is not something an SDK sends
+_SLASHES = re.compile(r"/{2,}")
+_TRACK_SUFFIXES = ("/v2.1/track", "/v2/track")
+
+
+class EmulatorHTTPServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    # Many exporters and benchmark clients connect at once; the default backlog of 5 refuses.
+    request_queue_size = 128
+
+    def __init__(self, address: Any, app: EmulatorApp, log_requests: bool = False) -> None:
+        self.app = app
+        self.log_requests = log_requests
+        super().__init__(address, Handler)
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "AppInsightsEmulator/1.0"
+    server: EmulatorHTTPServer
+
+    # -- plumbing --------------------------------------------------------------------------
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+        if self.server.log_requests or format.startswith("internal error"):
+            sys.stderr.write("%s - %s\n" % (self.address_string(), format % args))
+
+    def _read_body(self) -> Optional[bytes]:
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            chunks = []
+            while True:
+                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                        pass
+                    return b"".join(chunks)
+                chunks.append(self.rfile.read(size))
+                self.rfile.readline()
+        length = int(self.headers.get("Content-Length") or 0)
+        if length > MAX_BODY:
+            self._send_json(413, {"error": "body larger than %d bytes" % MAX_BODY})
+            self.close_connection = True
+            return None
+        return self.rfile.read(length) if length else b""
+
+    def _send(self, status: int, body: bytes, content_type: str,
+              headers: Optional[Dict[str, str]] = None) -> None:
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.send_header("Content-Length", str(len(body)))
+        # Browser SDKs and a viewer served from elsewhere may call the emulator directly.
+        self.send_header("Access-Control-Allow-Origin", "*")
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _send_json(self, status: int, obj: Any, headers: Optional[Dict[str, str]] = None) -> None:
+        body = json.dumps(obj, ensure_ascii=False).encode("utf-8")
+        self._send(status, body, "application/json; charset=utf-8", headers)
+
+    def _drop(self) -> None:
+        """Close the socket without an answer: the client sees a connection error."""
+        self.close_connection = True
+        try:
+            self.connection.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
+
+    # -- routing ---------------------------------------------------------------------------
+
+    def _dispatch(self, method: str) -> None:
+        try:
+            self._route(method)
+        except (ConnectionError, socket.timeout):
+            self.close_connection = True
+        except Exception as exc:  # a bug must answer 500, not hang the client
+            self.log_error("internal error: %r", exc)
+            self.close_connection = True
+            try:
+                self._send_json(500, {"error": "internal error: %r" % (exc,)})
+            except OSError:
+                pass
+
+    def _route(self, method: str) -> None:
+        url = urlsplit(self.path)
+        path = _SLASHES.sub("/", unquote(url.path)) or "/"
+        body = self._read_body() if method in ("POST", "PUT", "DELETE") else b""
+        if body is None:
+            return
+        if path.endswith(_TRACK_SUFFIXES):
+            if method != "POST":
+                self._send_json(405, {"error": "use POST for %s" % path})
+                return
+            reply = self.server.app.track.handle(body, self.headers.get("Content-Encoding"))
+            if reply.drop:
+                self._drop()
+            else:
+                self._send_json(reply.status, reply.body, reply.headers)
+            return
+        if path == "/api" or path.startswith("/api/"):
+            try:
+                status, obj = api.route(self.server.app, method, path,
+                                        parse_qs(url.query, keep_blank_values=True), body)
+            except api.ApiError as exc:
+                status, obj = exc.status, {"error": str(exc)}
+            self._send_json(status, obj)
+            return
+        if method in ("GET", "HEAD"):
+            file = static.resolve(path)
+            if file is not None:
+                content, ctype = static.load(file)
+                self._send(200, content, ctype, {"Cache-Control": "no-cache"})
+                return
+        self._send_json(404, {"error": "not found: %s" % path})
+
+    def do_GET(self) -> None:
+        self._dispatch("GET")
+
+    def do_HEAD(self) -> None:
+        self._dispatch("HEAD")
+
+    def do_POST(self) -> None:
+        self._dispatch("POST")
+
+    def do_DELETE(self) -> None:
+        self._dispatch("DELETE")
+
+    def do_OPTIONS(self) -> None:
+        # CORS pre-flight for browser clients.
+        self._send(204, b"", "text/plain", {
+            "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
+            "Access-Control-Allow-Headers": "Content-Type, Content-Encoding, Sdk-Context",
+            "Access-Control-Max-Age": "3600",
+        })
