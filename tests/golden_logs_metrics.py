@@ -181,10 +181,14 @@ def metrics_data_for(case: Mapping[str, Any]) -> MetricsData:
 
 def recorded_measurements(case: Mapping[str, Any]) -> List[Dict[str, Any]]:
     """The measurements the golden run recorded through the real instrument (typed like the
-    point's attributes: every measurement of a case uses the same attribute types)."""
+    point's attributes: every measurement of a case uses the same attribute types; the string
+    "see point attributes" stands for the point's own attributes)."""
     inp = case["input"]
     types = inp.get("attribute_types")
-    return [
-        {"value": m["value"], "attributes": typed_attributes(m.get("attributes"), types)}
-        for m in inp.get("measurements") or []
-    ]
+    out = []
+    for m in inp.get("measurements") or []:
+        attributes = m.get("attributes")
+        if not isinstance(attributes, Mapping):
+            attributes = inp.get("attributes")
+        out.append({"value": m["value"], "attributes": typed_attributes(attributes, types)})
+    return out
