@@ -1,0 +1,438 @@
+"""OpenTelemetry spans -> Application Insights envelopes (Request, RemoteDependency, and the
+Exception/Message envelopes of span events), plus the ``_OTELRESOURCE_`` metric envelope.
+
+The mapping follows the official exporter as measured (tests/golden, golden README section
+1c); the deliberate differences are those of DESIGN.md section 3:
+
+* items 1 and 3: given a ``request_lookup``, dependencies and span events recorded inside a
+  request carry that request's operation name, client IP and user tags;
+* item 5: a request answered with a 5xx code is never successful;
+* item 6: no ``host:None`` targets, no default ports or empty ``?`` in rebuilt request URLs,
+  the RPC system as the RPC dependency type, ``messaging.destination.name`` honoured, and no
+  ``"stack": "None"`` for exceptions recorded without a stack trace.
+
+Field-level rules live in :mod:`ai_core.envelopes.span_fields`; this module assembles them.
+Envelopes are plain dicts in wire order, built with :func:`common.new_envelope`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Mapping, Optional
+
+from opentelemetry.attributes import BoundedAttributes
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.trace import SpanKind, StatusCode
+
+from ai_core.envelopes.common import (
+    MAX_DATA,
+    MAX_MESSAGE,
+    MAX_NAME,
+    MAX_URL,
+    format_duration,
+    new_envelope,
+    resource_tags,
+    synthetic_source,
+)
+from ai_core.envelopes.span_fields import (
+    azure_sdk_target,
+    client_ip,
+    custom_measurements,
+    custom_properties,
+    db_dependency_target,
+    db_dependency_type,
+    db_statement,
+    http_dependency_target,
+    http_dependency_url,
+    http_request_name,
+    http_request_url,
+    links_property,
+    messaging_dependency_target,
+    messaging_request_source,
+    operation_name_from_url,
+    peer_target,
+    status_code,
+    time_since_enqueued,
+    user_agent,
+)
+from ai_core.request_context import RequestContext, RequestLookup
+
+__all__ = ["span_to_envelopes", "request_operation_name", "otel_resource_envelope"]
+
+_EMPTY: Mapping[str, Any] = {}
+_SERVER = SpanKind.SERVER
+_CONSUMER = SpanKind.CONSUMER
+_CLIENT = SpanKind.CLIENT
+_PRODUCER = SpanKind.PRODUCER
+_ERROR = StatusCode.ERROR
+
+# Scopes whose spans also feed the standard request/dependency metrics; the portal uses the
+# marker to avoid counting them twice.
+_METRIC_EXTRACTOR_SCOPES = frozenset(
+    "opentelemetry.instrumentation." + name
+    for name in (
+        "asgi", "django", "falcon", "fastapi", "flask", "pyramid", "requests", "starlette",
+        "urllib3", "httpx", "wsgi",
+    )
+)
+
+
+def _attribute_dict(attributes: Optional[Mapping[str, Any]]) -> Mapping[str, Any]:
+    """The plain dict behind the SDK's ``BoundedAttributes``.
+
+    ``BoundedAttributes.get`` is a Python-level ``__getitem__`` call; a converted span reads
+    some thirty keys, so going to the dict it wraps is a measurable share of the work.
+    """
+    if not attributes:
+        return _EMPTY
+    if attributes.__class__ is BoundedAttributes:
+        return attributes._dict  # noqa: SLF001 (read-only use of the SDK's storage)
+    return attributes
+
+
+def _is_ok(span: ReadableSpan) -> bool:
+    status = span.status
+    return status is None or status.status_code is not _ERROR
+
+
+def _duration(span: ReadableSpan) -> str:
+    start, end = span.start_time, span.end_time
+    return format_duration(end - start if start and end else 0)
+
+
+def _has_http_method(attrs: Mapping[str, Any]) -> bool:
+    return "http.request.method" in attrs or "http.method" in attrs
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------------------------
+
+def span_to_envelopes(
+    span: ReadableSpan, ikey: str, request_lookup: Optional[RequestLookup] = None
+) -> List[Dict[str, Any]]:
+    """The span's Request or RemoteDependency envelope, then one envelope per span event.
+
+    ``request_lookup(trace_id)`` gives the context of the request this span belongs to (if
+    the request is served by this process); dependency and event envelopes then carry the
+    request's operation name, client IP and user. Without it the output is the official one.
+    """
+    attrs = _attribute_dict(span.attributes)
+    context = span.context
+    operation_id = "%032x" % context.trace_id
+    span_id = "%016x" % context.span_id
+    sample_rate = attrs.get("_MS.sampleRate")
+    request = request_lookup(context.trace_id) if request_lookup is not None else None
+
+    tags = _span_tags(span, attrs, operation_id)
+    kind = span.kind
+    if kind is _SERVER or kind is _CONSUMER:
+        envelope = _request_envelope(span, attrs, ikey, tags, span_id, sample_rate)
+    else:
+        envelope = _dependency_envelope(span, attrs, ikey, tags, span_id, sample_rate)
+        if request is not None:
+            _add_request_context(tags, request)
+    envelopes = [envelope]
+
+    events = span.events
+    if events:
+        session = attrs.get("session.id")
+        for event in events:
+            envelopes.append(
+                _event_envelope(
+                    event, span.resource, ikey, operation_id, span_id, session, sample_rate, request
+                )
+            )
+    return envelopes
+
+
+def request_operation_name(span: ReadableSpan) -> Optional[str]:
+    """The ``ai.operation.name`` the span's Request envelope gets (``"GET /items/{id}"``).
+
+    Safe on a span that is still running: children converted before the request ends can be
+    given the name their request will have.
+    """
+    attrs = _attribute_dict(span.attributes)
+    name = span.name
+    if "az.namespace" in attrs or not _has_http_method(attrs):
+        return name
+    if "http.route" in attrs:  # no need to rebuild the URL
+        return http_request_name(attrs, "", name)
+    return http_request_name(attrs, http_request_url(attrs), name)
+
+
+def otel_resource_envelope(
+    resource: Optional[Resource], ikey: str, time_ns: int, application_id: Optional[str] = None
+) -> Dict[str, Any]:
+    """The ``_OTELRESOURCE_`` MetricData envelope that describes the process's resource.
+
+    Sent ahead of each span batch, as the official exporter does, so that resource attributes
+    are queryable without repeating them on every item.
+    """
+    properties: Dict[str, Any] = dict(resource.attributes) if resource is not None else {}
+    if application_id:
+        properties["microsoft.applicationId"] = application_id
+    base_data = {
+        "ver": 2,
+        "metrics": [{"name": "_OTELRESOURCE_", "value": 0}],
+        "properties": properties,
+    }
+    return new_envelope("Metric", ikey, resource_tags(resource), time_ns, "MetricData", base_data)
+
+
+# ---------------------------------------------------------------------------------------------
+# Tags
+# ---------------------------------------------------------------------------------------------
+
+def _span_tags(span: ReadableSpan, attrs: Mapping[str, Any], operation_id: str) -> Dict[str, str]:
+    """Part-A tags plus the operation, user, session and synthetic tags every span gets."""
+    tags = resource_tags(span.resource)
+    tags["ai.operation.id"] = operation_id
+    parent = span.parent
+    if parent is not None and parent.span_id:
+        tags["ai.operation.parentId"] = "%016x" % parent.span_id
+    if attrs:
+        user = attrs.get("enduser.id")
+        if user is not None:
+            tags["ai.user.authUserId"] = str(user)
+        user = attrs.get("enduser.pseudo.id")
+        if user is not None:
+            tags["ai.user.id"] = str(user)
+        session = attrs.get("session.id")
+        if session.__class__ is str:
+            tags["ai.session.id"] = session
+        if synthetic_source(attrs):
+            tags["ai.operation.syntheticSource"] = "True"
+    return tags
+
+
+def _add_request_context(tags: Dict[str, str], request: RequestContext) -> None:
+    """DESIGN.md 3.1/3.3: items inside a request are grouped under it and show its client.
+
+    The request's operation name replaces the item's own one (that is the point: the
+    Performance and Failures views group by it); IP and user tags the span set itself win.
+    """
+    name = request.current_operation_name()
+    if name:
+        tags["ai.operation.name"] = name
+    if request.client_ip and "ai.location.ip" not in tags:
+        tags["ai.location.ip"] = request.client_ip
+    if request.auth_user_id and "ai.user.authUserId" not in tags:
+        tags["ai.user.authUserId"] = request.auth_user_id
+    if request.user_id and "ai.user.id" not in tags:
+        tags["ai.user.id"] = request.user_id
+
+
+# ---------------------------------------------------------------------------------------------
+# Envelopes
+# ---------------------------------------------------------------------------------------------
+
+def _properties_and_measurements(span: ReadableSpan, attrs: Mapping[str, Any]) -> tuple:
+    properties = custom_properties(attrs) if attrs else {}
+    scope = span.instrumentation_scope
+    if scope is not None and scope.name in _METRIC_EXTRACTOR_SCOPES:
+        properties["_MS.ProcessedByMetricExtractors"] = "True"
+    links = span.links
+    if links:
+        properties["_MS.links"] = links_property(links)
+    raw = attrs.get("microsoft.custom_measurements")
+    measurements = custom_measurements(raw) if raw is not None else {}
+    return properties, measurements
+
+
+def _request_envelope(
+    span: ReadableSpan,
+    attrs: Mapping[str, Any],
+    ikey: str,
+    tags: Dict[str, str],
+    span_id: str,
+    sample_rate: Any,
+) -> Dict[str, Any]:
+    """SERVER and CONSUMER spans: an incoming HTTP request, message or call."""
+    properties, measurements = _properties_and_measurements(span, attrs)
+    name = span.name
+    success = _is_ok(span)
+    response_code = "0"
+    url = source = agent = None
+    if "az.namespace" in attrs:
+        source = azure_sdk_target(attrs)
+        links = span.links
+        if links:
+            measurements = {"timeSinceEnqueued": time_since_enqueued(span.start_time, links), **measurements}
+    elif _has_http_method(attrs):
+        url = http_request_url(attrs)
+        name = http_request_name(attrs, url, name)
+        code = status_code(attrs)
+        response_code = str(code)
+        # Official: 4xx fails, 5xx with an UNSET status succeeds. DESIGN.md 3.5: 5xx fails too.
+        success = success and code != 0 and not 400 <= code < 600
+        agent = user_agent(attrs)
+    elif "messaging.system" in attrs:
+        source = messaging_request_source(attrs)
+
+    tags["ai.operation.name"] = name
+    if attrs:
+        ip = client_ip(attrs)
+        if ip:
+            tags["ai.location.ip"] = ip
+    if agent:
+        tags["ai.user.userAgent"] = agent
+    base_data: Dict[str, Any] = {
+        "ver": 2,
+        "name": name[:MAX_NAME],
+        "id": span_id,
+        "duration": _duration(span),
+        "responseCode": response_code[:MAX_NAME],
+        "success": success,
+        "properties": properties,
+        "measurements": measurements,
+    }
+    if url:
+        base_data["url"] = url[:MAX_URL]
+    if source:
+        base_data["source"] = source[:MAX_NAME]
+    return new_envelope("Request", ikey, tags, span.start_time, "RequestData", base_data, sample_rate)
+
+
+def _client_fields(span: ReadableSpan, attrs: Mapping[str, Any]) -> tuple:
+    """(type, target, data, name, resultCode, userAgent) of a CLIENT span, by what it called."""
+    name = span.name
+    if "az.namespace" in attrs:
+        return str(attrs["az.namespace"]), azure_sdk_target(attrs), None, name, "0", None
+    if _has_http_method(attrs):
+        url = http_dependency_url(attrs)
+        method = attrs.get("http.request.method") or attrs.get("http.method")
+        name = operation_name_from_url(method, url) or name
+        target = http_dependency_target(attrs, url)
+        return "HTTP", target, url, name, str(status_code(attrs)), user_agent(attrs)
+    if "db.system.name" in attrs or "db.system" in attrs:
+        system = attrs.get("db.system.name") or attrs.get("db.system")
+        return (
+            db_dependency_type(system), db_dependency_target(attrs, system),
+            db_statement(attrs), name, "0", None,
+        )
+    if "messaging.system" in attrs:
+        return str(attrs["messaging.system"]), messaging_dependency_target(attrs), None, name, "0", None
+    if "rpc.system" in attrs:
+        # DESIGN.md 3.6: the RPC system ("grpc"), not the official literal "rpc.system".
+        system = str(attrs["rpc.system"])
+        return system, peer_target(attrs) or system, None, name, "0", None
+    return "N/A", peer_target(attrs), None, name, "0", None
+
+
+def _dependency_envelope(
+    span: ReadableSpan,
+    attrs: Mapping[str, Any],
+    ikey: str,
+    tags: Dict[str, str],
+    span_id: str,
+    sample_rate: Any,
+) -> Dict[str, Any]:
+    """CLIENT, PRODUCER and INTERNAL spans: an outgoing call, a sent message, in-process work."""
+    properties, measurements = _properties_and_measurements(span, attrs)
+    kind = span.kind
+    data = agent = None
+    name = span.name
+    result_code = "0"
+    if kind is _CLIENT:
+        dep_type, target, data, name, result_code, agent = _client_fields(span, attrs)
+    elif kind is _PRODUCER:
+        if "az.namespace" in attrs:
+            dep_type = "Queue Message | %s" % attrs["az.namespace"]
+            target = azure_sdk_target(attrs)
+        else:
+            system = attrs.get("messaging.system")
+            dep_type = "Queue Message | %s" % system if system else "Queue Message"
+            target = messaging_dependency_target(attrs)
+    else:
+        namespace = attrs.get("az.namespace")
+        dep_type = "InProc | %s" % namespace if namespace is not None else "InProc"
+        target = peer_target(attrs) if attrs else ""
+    gen_ai = attrs.get("gen_ai.system")
+    if gen_ai is not None:  # a GenAI call is shown as such whatever transport carried it
+        dep_type = "GenAI | %s" % gen_ai
+        target = target or str(gen_ai)
+
+    tags["ai.operation.name"] = name
+    if agent:
+        tags["ai.user.userAgent"] = agent
+    base_data: Dict[str, Any] = {
+        "ver": 2,
+        "name": name[:MAX_NAME],
+        "id": span_id,
+        "resultCode": result_code[:MAX_NAME],
+        "duration": _duration(span),
+        "success": _is_ok(span),
+        "properties": properties,
+        "measurements": measurements,
+        "type": dep_type[:MAX_NAME],
+    }
+    if data:
+        base_data["data"] = str(data)[:MAX_DATA]
+    if target:
+        base_data["target"] = target[:MAX_NAME]
+    return new_envelope(
+        "RemoteDependency", ikey, tags, span.start_time, "RemoteDependencyData", base_data, sample_rate
+    )
+
+
+def _event_envelope(
+    event: Event,
+    resource: Optional[Resource],
+    ikey: str,
+    operation_id: str,
+    span_id: str,
+    span_session: Any,
+    sample_rate: Any,
+    request: Optional[RequestContext],
+) -> Dict[str, Any]:
+    """A span event: ``exception`` events become Exception items, others Message items."""
+    attrs = _attribute_dict(event.attributes)
+    tags = resource_tags(resource)
+    tags["ai.operation.id"] = operation_id
+    tags["ai.operation.parentId"] = span_id  # the event belongs to the span itself
+    session = attrs.get("session.id")
+    if session.__class__ is not str:
+        session = span_session
+    if session.__class__ is str:
+        tags["ai.session.id"] = session
+    if request is not None:
+        _add_request_context(tags, request)
+
+    properties = custom_properties(attrs) if attrs else {}
+    raw = attrs.get("microsoft.custom_measurements")
+    measurements = custom_measurements(raw) if raw is not None else {}
+    if event.name == "exception":
+        base_data: Dict[str, Any] = {
+            "ver": 2,
+            "properties": properties,
+            "measurements": measurements,
+            "exceptions": [_exception_details(attrs)],
+        }
+        return new_envelope(
+            "Exception", ikey, tags, event.timestamp, "ExceptionData", base_data, sample_rate
+        )
+    base_data = {
+        "ver": 2,
+        "message": str(event.name)[:MAX_MESSAGE],
+        "properties": properties,
+        "measurements": measurements,
+    }
+    return new_envelope("Message", ikey, tags, event.timestamp, "MessageData", base_data, sample_rate)
+
+
+def _exception_details(attrs: Mapping[str, Any]) -> Dict[str, Any]:
+    """One ``exceptions[]`` entry from the ``exception.*`` event attributes.
+
+    DESIGN.md 3.6: without a stack trace there is no ``stack`` (the official one sends the
+    string ``"None"``, which the portal shows as if it were the stack).
+    """
+    stack = attrs.get("exception.stacktrace")
+    details: Dict[str, Any] = {
+        "typeName": str(attrs.get("exception.type") or "Exception")[:MAX_NAME],
+        "message": str(attrs.get("exception.message") or "Exception")[:MAX_MESSAGE],
+        "hasFullStack": stack is not None,
+    }
+    if stack is not None:
+        details["stack"] = str(stack)[:MAX_MESSAGE]
+    return details
