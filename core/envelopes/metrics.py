@@ -212,10 +212,9 @@ def _metric_entry(point: Any, name: str, namespace: Optional[str]) -> Dict[str, 
     return entry
 
 
-def _envelope_metric_name(metric_name: str) -> str:
-    # The SDK already lower-cases instrument names; hand-built points may not have been.
-    lowered = metric_name.lower()
-    return _PERFORMANCE_COUNTER_NAMES.get(lowered, lowered)[:MAX_NAME]
+def _envelope_metric_name(lowered_name: str) -> str:
+    """Performance counters by their Windows counter name, anything else as is (truncated)."""
+    return _PERFORMANCE_COUNTER_NAMES.get(lowered_name, lowered_name)[:MAX_NAME]
 
 
 def point_to_envelope(
@@ -227,6 +226,7 @@ def point_to_envelope(
     namespace_opt_in: bool = False,
 ) -> Optional[Dict[str, Any]]:
     """The envelope for one data point, or None for instruments Application Insights drops."""
+    # The SDK already lower-cases instrument names; hand-built points may not have been.
     lowered = metric_name.lower()
     if lowered in _DROPPED_NAMES:
         return None
