@@ -15,7 +15,6 @@ and histograms arrive as deltas (the service aggregates over time itself).
 from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional
-from urllib.parse import urlsplit
 
 from opentelemetry.sdk.metrics import (
     Counter,
@@ -29,6 +28,7 @@ from opentelemetry.sdk.metrics import (
 from opentelemetry.sdk.metrics.export import AggregationTemporality, MetricsData
 
 from ai_core.envelopes.common import MAX_NAME, new_envelope, properties_from, resource_tags, synthetic_source
+from ai_core.envelopes.span_fields import http_dependency_target, http_dependency_url
 
 __all__ = ["APPLICATION_INSIGHTS_TEMPORALITY", "metrics_to_envelopes", "point_to_envelope"]
 
@@ -77,8 +77,6 @@ _PERFORMANCE_COUNTER_NAMES: Dict[str, str] = {
     ),
 }
 
-_DEFAULT_HTTP_PORTS = {"http": 80, "https": 443}
-
 
 # ---------------------------------------------------------------------------------------------
 # Standard metrics
@@ -101,56 +99,12 @@ def _is_success(code: int) -> str:
     return "True" if 0 < code < 400 else "False"
 
 
-def _default_port(attributes: Mapping[str, Any]) -> Optional[int]:
-    return _DEFAULT_HTTP_PORTS.get(attributes.get("url.scheme") or attributes.get("http.scheme"))
-
-
-def _with_port(host: Any, port: Any, default_port: Optional[int]) -> str:
-    if port is None or port == default_port:
-        return str(host)
-    return "%s:%s" % (host, port)
-
-
-def _http_dependency_target(attributes: Mapping[str, Any]) -> Optional[str]:
-    """``dependency/target``: the same target an HTTP dependency envelope gets.
-
-    A missing ``server.port`` gives the bare host, not the official ``"host:None"`` (deliberate
-    improvement 6), so the metric's target joins the dependency's.
-    """
-    default_port = _default_port(attributes)
-    host = attributes.get("server.address")
-    if host:
-        return _with_port(host, attributes.get("server.port"), default_port)
-    peer_service = attributes.get("peer.service")
-    if peer_service:
-        return str(peer_service)
-    http_host = attributes.get("http.host")
-    if http_host:
-        name, sep, port = str(http_host).rpartition(":")
-        if sep and port.isdigit() and int(port) == default_port:
-            return name
-        return str(http_host)
-    url = attributes.get("url.full") or attributes.get("http.url")
-    if url:
-        target = _url_target(str(url), default_port)
-        if target:
-            return target
-    peer = attributes.get("net.peer.name") or attributes.get("net.peer.ip")
-    if peer:
-        return _with_port(peer, attributes.get("net.peer.port"), default_port)
-    return None
-
-
-def _url_target(url: str, default_port: Optional[int]) -> Optional[str]:
-    try:
-        parts = urlsplit(url)
-        port = parts.port
-    except ValueError:
-        return None
-    if not parts.hostname:
-        return None
-    default = _DEFAULT_HTTP_PORTS.get(parts.scheme, default_port)
-    return parts.hostname if port is None or port == default else "%s:%s" % (parts.hostname, port)
+def _dependency_target(attributes: Mapping[str, Any]) -> Optional[str]:
+    """``dependency/target``: exactly the target an HTTP dependency envelope with these
+    attributes gets (shared helper), so the metric joins its dependencies in the portal. That
+    includes the fix for the official ``"host:None"`` when ``server.port`` is absent
+    (deliberate improvement 6)."""
+    return http_dependency_target(attributes, http_dependency_url(attributes)) or None
 
 
 def _request_duration_properties(attributes: Mapping[str, Any], tags: Mapping[str, Any]) -> Dict[str, str]:
@@ -171,7 +125,7 @@ def _dependency_duration_properties(attributes: Mapping[str, Any], tags: Mapping
         "Dependency.Type": "http",
         "Dependency.Success": _is_success(code),
     }
-    target = _http_dependency_target(attributes)
+    target = _dependency_target(attributes)
     if target is not None:
         props["dependency/target"] = target
     props["dependency/resultCode"] = str(code)
