@@ -287,6 +287,13 @@ def test_tags_from_attributes() -> None:
     assert tags["ai.operation.name"] == "POST /x"
 
 
+def test_tag_values_are_strings() -> None:
+    """Deliberate: the official exporter copies a non-string attribute into the tag as is,
+    which the service rejects; we send its str()."""
+    tags = _envelope(attributes={"enduser.id": 42, "enduser.pseudo.id": 7, "client.address": 1})["tags"]
+    assert (tags["ai.user.authUserId"], tags["ai.user.id"], tags["ai.location.ip"]) == ("42", "7", "1")
+
+
 def test_client_ip_precedence_and_non_string_session() -> None:
     tags = _envelope(attributes={"net.peer.ip": "3.3.3.3", "client.address": "1.1.1.1", "session.id": 5})["tags"]
     assert tags["ai.location.ip"] == "1.1.1.1"

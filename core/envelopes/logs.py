@@ -66,6 +66,11 @@ _NOT_PROPERTIES = frozenset(
 )
 
 _CLIENT_IP_KEYS = ("client.address", "http.client_ip", "net.peer.ip")
+_ATTRIBUTE_TAGS = (
+    ("enduser.id", "ai.user.authUserId"),
+    ("enduser.pseudo.id", "ai.user.id"),
+    ("ai.operation.name", "ai.operation.name"),
+)
 _MAX_EXCEPTION_TYPE = MAX_NAME
 
 
@@ -152,15 +157,12 @@ def _log_tags(
             tags["ai.operation.parentId"] = "%016x" % span_id
 
     if attributes:
-        value = attributes.get("enduser.id")
-        if value is not None:
-            tags["ai.user.authUserId"] = value
-        value = attributes.get("enduser.pseudo.id")
-        if value is not None:
-            tags["ai.user.id"] = value
-        value = attributes.get("ai.operation.name")
-        if value is not None:
-            tags["ai.operation.name"] = value
+        # Tag values must be strings (the service and our emulator reject others), so an
+        # int user id from ``extra=`` is sent as "42"; strings go through untouched.
+        for key, tag in _ATTRIBUTE_TAGS:
+            value = attributes.get(key)
+            if value is not None:
+                tags[tag] = value if value.__class__ is str else str(value)
         value = attributes.get("session.id")
         if value.__class__ is str:
             tags["ai.session.id"] = value
@@ -169,7 +171,7 @@ def _log_tags(
         for key in _CLIENT_IP_KEYS:
             value = attributes.get(key)
             if value:
-                tags["ai.location.ip"] = value
+                tags["ai.location.ip"] = value if value.__class__ is str else str(value)
                 break
 
     if request_lookup is not None and trace_id:
