@@ -11,33 +11,86 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Mapping, Optional
+
+from opentelemetry.context import Context
+from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
+from opentelemetry.trace import SpanKind
+
+NameFromSpan = Callable[[Any], Optional[str]]
 
 
-@dataclass
+def _first(attrs: Mapping[str, Any], *keys: str) -> Optional[str]:
+    for key in keys:
+        value = attrs.get(key)
+        if value:
+            return str(value)
+    return None
+
+
 class RequestContext:
     """Telemetry context of one incoming request, shared by everything recorded inside it.
 
-    ``operation_name`` may be filled lazily: the route of a request is often known only once
-    the framework has resolved it, so while the request runs we compute the name from the live
-    server span (``name_from_span``) and freeze it when the span ends.
+    While the request runs, values are read from the live server span: its route and user
+    are often known only once the framework has resolved them. When the span ends they are
+    frozen and the span reference dropped.
     """
 
-    operation_name: Optional[str] = None
-    client_ip: Optional[str] = None
-    auth_user_id: Optional[str] = None
-    user_id: Optional[str] = None
-    live_span: Any = field(default=None, repr=False)
-    name_from_span: Optional[Callable[[Any], Optional[str]]] = field(default=None, repr=False)
+    __slots__ = ("_span", "_name_from_span", "operation_name", "_client_ip", "_auth_user_id", "_user_id")
+
+    def __init__(
+        self,
+        live_span: Any = None,
+        name_from_span: Optional[NameFromSpan] = None,
+        operation_name: Optional[str] = None,
+        client_ip: Optional[str] = None,
+        auth_user_id: Optional[str] = None,
+        user_id: Optional[str] = None,
+    ) -> None:
+        self._span = live_span
+        self._name_from_span = name_from_span
+        self.operation_name = operation_name
+        self._client_ip = client_ip
+        self._auth_user_id = auth_user_id
+        self._user_id = user_id
+
+    def _attrs(self) -> Mapping[str, Any]:
+        span = self._span
+        return (span.attributes or {}) if span is not None else {}
 
     def current_operation_name(self) -> Optional[str]:
-        if self.operation_name is None and self.live_span is not None and self.name_from_span:
+        if self._span is not None and self._name_from_span is not None:
             try:
-                return self.name_from_span(self.live_span)
+                return self._name_from_span(self._span)
             except Exception:  # a half-built span must never break conversion
-                return None
+                return self.operation_name
         return self.operation_name
+
+    @property
+    def client_ip(self) -> Optional[str]:
+        if self._span is not None:
+            return _first(self._attrs(), "client.address", "http.client_ip", "net.peer.ip") or self._client_ip
+        return self._client_ip
+
+    @property
+    def auth_user_id(self) -> Optional[str]:
+        if self._span is not None:
+            return _first(self._attrs(), "enduser.id") or self._auth_user_id
+        return self._auth_user_id
+
+    @property
+    def user_id(self) -> Optional[str]:
+        if self._span is not None:
+            return _first(self._attrs(), "enduser.pseudo.id") or self._user_id
+        return self._user_id
+
+    def freeze(self) -> None:
+        """Copy what the ended span says and let the span go."""
+        if self._span is None:
+            return
+        self.operation_name = self.current_operation_name()
+        self._client_ip, self._auth_user_id, self._user_id = self.client_ip, self.auth_user_id, self.user_id
+        self._span = None
 
 
 RequestLookup = Callable[[int], Optional[RequestContext]]
@@ -54,7 +107,6 @@ class RequestContextRegistry:
     def put(self, trace_id: int, ctx: RequestContext) -> None:
         with self._lock:
             self._items[trace_id] = ctx
-            self._items.move_to_end(trace_id)
             while len(self._items) > self._max:
                 self._items.popitem(last=False)
 
@@ -65,3 +117,30 @@ class RequestContextRegistry:
 
     def __len__(self) -> int:
         return len(self._items)
+
+
+class RequestContextSpanProcessor(SpanProcessor):
+    """Registers each local server span as the request context of its trace."""
+
+    def __init__(self, registry: RequestContextRegistry, name_from_span: NameFromSpan) -> None:
+        self._registry = registry
+        self._name_from_span = name_from_span
+
+    def on_start(self, span: Span, parent_context: Optional[Context] = None) -> None:
+        if span.kind is not SpanKind.SERVER and span.kind is not SpanKind.CONSUMER:
+            return
+        parent = span.parent
+        if parent is not None and not parent.is_remote:
+            return  # a nested server span (e.g. ASGI inside WSGI): the outer one is the request
+        ctx = span.get_span_context()
+        self._registry.put(ctx.trace_id, RequestContext(span, self._name_from_span))
+
+    def on_end(self, span: ReadableSpan) -> None:
+        if span.kind is not SpanKind.SERVER and span.kind is not SpanKind.CONSUMER:
+            return
+        span_ctx = span.get_span_context()
+        ctx = self._registry.get(span_ctx.trace_id)
+        live = ctx._span if ctx is not None else None
+        # The SDK hands on_end a ReadableSpan copy, so compare ids rather than objects.
+        if live is not None and live.get_span_context().span_id == span_ctx.span_id:
+            ctx.freeze()

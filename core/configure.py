@@ -1,0 +1,210 @@
+"""``ai_core.configure()``: one call that every adapter makes, building the whole pipeline once.
+
+It validates the options, builds the resource (no cloud metadata probing), the tracer,
+logger and meter providers with our exporters, the logging handler and the outbound
+instrumentations, and returns a handle. It makes no network call and takes milliseconds.
+A second call with the same options returns the same handle; with different options it
+raises, because two pipelines in one process would duplicate every item.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import sys
+import threading
+from typing import Any, Dict, List, Optional
+
+from opentelemetry import trace as trace_api
+from opentelemetry._logs import get_logger_provider, set_logger_provider
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
+from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
+from opentelemetry.sdk.resources import OTELResourceDetector, Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from ai_core.connection_string import ConnectionString
+from ai_core.envelopes.common import cloud_role, cloud_role_instance
+from ai_core.envelopes.spans import request_operation_name
+from ai_core.errors import ConfigurationError
+from ai_core.exclusion import Exclusion
+from ai_core.exporters import AzureMonitorLogExporter, AzureMonitorMetricExporter, AzureMonitorTraceExporter
+from ai_core.instrumentations import enable_instrumentations
+from ai_core.log_export import install_log_handler
+from ai_core.options import Options, resolve_options
+from ai_core.request_context import RequestContextRegistry, RequestContextSpanProcessor
+from ai_core.sampler import ApplicationInsightsSampler
+from ai_core.telemetry import Telemetry
+
+logger = logging.getLogger("ai_core")
+
+_lock = threading.Lock()
+_current: Optional[Telemetry] = None
+
+
+def configure(connection_string: Optional[str] = None, **options: Any) -> Telemetry:
+    """Send this process's traces, logs and metrics to Application Insights.
+
+    ``connection_string`` defaults to ``APPLICATIONINSIGHTS_CONNECTION_STRING``; without one,
+    telemetry is off and a single warning says so. Every other keyword is an option of
+    DESIGN.md's option table; a wrong name, type or value raises ``ConfigurationError`` that
+    names it. Returns the process's :class:`Telemetry` handle.
+    """
+    global _current
+    explicit: Dict[str, Any] = dict(options)
+    if connection_string is not None:
+        explicit["connection_string"] = connection_string
+    opts = resolve_options(explicit)
+    with _lock:
+        if _current is not None and not _current.is_shut_down:
+            if _current.options == opts:
+                return _current
+            raise ConfigurationError(
+                "ai_core.configure() was already called in this process with different options "
+                "(%s). Configure once (one INSTALLED_APPS entry, one init_app, one middleware), or "
+                "call shutdown() on the first handle before configuring again."
+                % ", ".join(_differing_options(_current.options, opts))
+            )
+        _current = _build(opts)
+        return _current
+
+
+def current() -> Optional[Telemetry]:
+    """The live handle of this process, if ``configure()`` has run."""
+    return _current if _current is not None and not _current.is_shut_down else None
+
+
+def _differing_options(a: Options, b: Options) -> List[str]:
+    names = [name for name in a.__dataclass_fields__ if getattr(a, name) != getattr(b, name)]
+    return names or ["unknown"]
+
+
+def _default_role_name() -> str:
+    main = sys.modules.get("__main__")
+    path = getattr(main, "__file__", None) or (sys.argv[0] if sys.argv else "")
+    base = os.path.splitext(os.path.basename(path or ""))[0]
+    return base if base and base not in ("-c", "__main__") else "python-app"
+
+
+def build_resource(opts: Options) -> Resource:
+    """Role name/instance from options, then OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES.
+
+    Built by hand rather than with ``Resource.create()`` so no resource detector can probe a
+    cloud metadata service at start-up.
+    """
+    env_resource = OTELResourceDetector().detect()  # OTEL_RESOURCE_ATTRIBUTES + OTEL_SERVICE_NAME
+    attrs: Dict[str, Any] = {
+        "telemetry.sdk.language": "python",
+        "telemetry.sdk.name": "opentelemetry",
+        "telemetry.sdk.version": _sdk_version(),
+    }
+    attrs.update(env_resource.attributes)
+    if opts.role_name:
+        attrs["service.name"] = opts.role_name
+        attrs.pop("service.namespace", None)
+    elif not attrs.get("service.name"):
+        attrs["service.name"] = _default_role_name()
+    attrs["service.instance.id"] = opts.role_instance or attrs.get("service.instance.id") or socket.gethostname()
+    return Resource(attrs)
+
+
+def _sdk_version() -> str:
+    try:
+        from opentelemetry.sdk.version import __version__
+
+        return __version__
+    except Exception:  # pragma: no cover
+        return "unknown"
+
+
+def _build(opts: Options) -> Telemetry:
+    parsed = opts.connection_string
+    if isinstance(parsed, str):
+        parsed = ConnectionString.parse(parsed)
+    if not opts.enabled:
+        return Telemetry(opts, enabled=False)
+    if parsed is None:
+        logger.warning(
+            "Application Insights telemetry is off: no connection string (pass connection_string= "
+            "or set APPLICATIONINSIGHTS_CONNECTION_STRING)."
+        )
+        return Telemetry(opts, enabled=False)
+
+    resource = build_resource(opts)
+    # Fixed role tags, applied to every envelope: the SDK replaces service.instance.id in a
+    # forked child, and the role instance the user configured must survive that.
+    role_tags = {
+        "ai.cloud.role": cloud_role(resource.attributes),
+        "ai.cloud.roleInstance": cloud_role_instance(resource.attributes),
+        "ai.internal.nodeName": cloud_role_instance(resource.attributes),
+    }
+    registry = RequestContextRegistry()
+    exporter_kwargs: Dict[str, Any] = dict(
+        connection_string=parsed,
+        storage_directory=opts.storage_directory,
+        disable_offline_storage=opts.disable_offline_storage,
+        credential=opts.credential,
+        role_tags=role_tags,
+        telemetry_processors=opts.telemetry_processors,
+    )
+
+    exclusion = Exclusion(opts.excluded_urls, opts.excluded_routes)
+    sampler = ApplicationInsightsSampler(opts.sampling_ratio, exclude=exclusion.excludes_span_start)
+    tracer_provider = TracerProvider(resource=resource, sampler=sampler, shutdown_on_exit=False)
+    tracer_provider.add_span_processor(RequestContextSpanProcessor(registry, request_operation_name))
+    for proc in opts.span_processors:
+        tracer_provider.add_span_processor(proc)
+    trace_exporter = AzureMonitorTraceExporter(request_lookup=registry, **exporter_kwargs)
+    tracer_provider.add_span_processor(BatchSpanProcessor(trace_exporter))
+
+    logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
+    for proc in opts.log_record_processors:
+        logger_provider.add_log_record_processor(proc)
+    log_exporter = AzureMonitorLogExporter(request_lookup=registry, **exporter_kwargs)
+    logger_provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter))
+
+    metric_exporter = AzureMonitorMetricExporter(**exporter_kwargs)
+    meter_provider = MeterProvider(
+        resource=resource,
+        metric_readers=[PeriodicExportingMetricReader(metric_exporter)],
+        shutdown_on_exit=False,
+    )
+
+    _set_global_providers(tracer_provider, logger_provider, meter_provider)
+    handler = install_log_handler(logger_provider, opts.logger_name, opts.logging_level)
+    instrumented = enable_instrumentations(opts.instrumentations, tracer_provider, meter_provider)
+    return Telemetry(
+        opts,
+        enabled=True,
+        tracer_provider=tracer_provider,
+        logger_provider=logger_provider,
+        meter_provider=meter_provider,
+        log_handler=handler,
+        instrumented=instrumented,
+        exclusion=exclusion,
+        request_registry=registry,
+    )
+
+
+def _set_global_providers(tracer_provider: Any, logger_provider: Any, meter_provider: Any) -> None:
+    """Make ours the global providers, unless the app already set its own (then we say so once)."""
+    from opentelemetry import metrics as metrics_api
+
+    if isinstance(trace_api.get_tracer_provider(), trace_api.ProxyTracerProvider):
+        trace_api.set_tracer_provider(tracer_provider)
+    else:
+        logger.info("A global TracerProvider already exists; ai_core instruments with its own provider.")
+    from opentelemetry._logs import NoOpLoggerProvider, ProxyLoggerProvider
+
+    if isinstance(get_logger_provider(), (ProxyLoggerProvider, NoOpLoggerProvider)):
+        set_logger_provider(logger_provider)
+    from opentelemetry.metrics import NoOpMeterProvider
+
+    current_meter = metrics_api.get_meter_provider()
+    if type(current_meter).__name__ in ("_ProxyMeterProvider", "ProxyMeterProvider") or isinstance(
+        current_meter, NoOpMeterProvider
+    ):
+        metrics_api.set_meter_provider(meter_provider)

@@ -1,0 +1,204 @@
+"""The three OpenTelemetry exporters: SDK data -> envelopes -> telemetry processors -> delivery.
+
+They take the official exporters' constructor keywords (``connection_string``,
+``storage_directory``, ``disable_offline_storage``, ``credential``) so switching is a one-line
+import change. ``configure()`` builds them with a few extra keywords of ours (request
+context, fixed role tags, telemetry processors); used standalone they behave like the official
+ones, with our envelope fixes.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
+
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
+from opentelemetry.sdk._logs import ReadableLogRecord
+from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, MetricsData
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+
+from ai_core.connection_string import ConnectionString
+from ai_core.delivery.sender import Sender
+from ai_core.diagnostics import DROPS
+from ai_core.envelopes.logs import log_to_envelope
+from ai_core.envelopes.metrics import APPLICATION_INSIGHTS_TEMPORALITY, metrics_to_envelopes
+from ai_core.envelopes.spans import otel_resource_envelope, span_to_envelopes
+from ai_core.errors import ConfigurationError
+from ai_core.request_context import RequestLookup
+
+logger = logging.getLogger(__name__)
+
+Envelope = Dict[str, Any]
+TelemetryProcessor = Callable[[Envelope], Optional[Envelope]]
+
+# Keywords of the official exporters / azure-core that have no meaning here; accepted so that
+# code written for the official package keeps working, ignored on purpose.
+_IGNORED_OFFICIAL_KWARGS = frozenset(
+    {
+        "api_version", "storage_max_size", "storage_maintenance_period", "storage_min_retry_interval",
+        "storage_retention_period", "max_envelopes_per_second", "read_timeout", "connection_verify",
+        "proxies", "retry_total", "retry_connect", "retry_read", "retry_status", "retry_backoff_factor",
+        "retry_backoff_max", "headers", "tracer_provider", "is_sdkstats", "enable_live_metrics",
+    }
+)
+
+
+class _ExporterBase:
+    """What all three exporters share: connection string, post-processing and sending."""
+
+    def __init__(
+        self,
+        connection_string: "str | ConnectionString | None" = None,
+        storage_directory: Optional[str] = None,
+        disable_offline_storage: bool = False,
+        credential: Any = None,
+        *,
+        timeout: float = 10.0,
+        request_lookup: Optional[RequestLookup] = None,
+        role_tags: Optional[Mapping[str, str]] = None,
+        telemetry_processors: Sequence[TelemetryProcessor] = (),
+        **kwargs: Any,
+    ) -> None:
+        unknown = sorted(set(kwargs) - _IGNORED_OFFICIAL_KWARGS)
+        if unknown:
+            raise ConfigurationError(
+                "%s got unknown keyword argument(s): %s" % (type(self).__name__, ", ".join(unknown))
+            )
+        if isinstance(connection_string, ConnectionString):
+            parsed: Optional[ConnectionString] = connection_string
+        else:
+            parsed = ConnectionString.resolve(connection_string)
+        if parsed is None:
+            raise ConfigurationError(
+                "%s needs a connection string: pass connection_string=... or set "
+                "APPLICATIONINSIGHTS_CONNECTION_STRING" % type(self).__name__
+            )
+        self.connection_string = parsed
+        self.ikey = parsed.instrumentation_key
+        self.storage_directory = storage_directory
+        self.disable_offline_storage = disable_offline_storage
+        self.credential = credential
+        self._request_lookup = request_lookup
+        self._role_tags = dict(role_tags or {})
+        self._processors = tuple(telemetry_processors)
+        self._sender = Sender(parsed.track_url, timeout_s=timeout)
+        self._shut_down = False
+
+    def _finish(self, envelopes: Iterable[Envelope]) -> List[Envelope]:
+        """Fixed role tags, then the user's telemetry processors (each guarded)."""
+        out: List[Envelope] = []
+        role_tags = self._role_tags
+        processors = self._processors
+        for env in envelopes:
+            if role_tags:
+                env["tags"].update(role_tags)
+            for proc in processors:
+                try:
+                    env = proc(env)
+                except Exception:  # a user's processor must not lose the whole batch
+                    DROPS.add("telemetry processor %r raised" % getattr(proc, "__name__", proc))
+                    env = None
+                if env is None:
+                    break
+            if env is not None:
+                out.append(env)
+        return out
+
+    def _send(self, envelopes: List[Envelope]) -> bool:
+        if self._shut_down:
+            DROPS.add("exported after shutdown", len(envelopes))
+            return False
+        # Our own HTTP call must never be traced by an instrumentation the app enabled.
+        token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+        try:
+            return self._sender.send(envelopes)
+        finally:
+            detach(token)
+
+    def _convert_guarded(self, convert: Callable[[Any], Any], item: Any) -> Any:
+        try:
+            return convert(item)
+        except Exception:
+            logger.debug("could not convert %r", item, exc_info=True)
+            DROPS.add("could not be converted to an envelope")
+            return None
+
+    def _close(self) -> None:
+        self._shut_down = True
+        self._sender.close()
+
+
+class AzureMonitorTraceExporter(_ExporterBase, SpanExporter):
+    """Spans -> Request / RemoteDependency (+ Exception / Message for span events)."""
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        if not spans:
+            return SpanExportResult.SUCCESS
+        ikey, lookup = self.ikey, self._request_lookup
+        envelopes: List[Envelope] = [
+            otel_resource_envelope(
+                spans[0].resource, ikey, time.time_ns(), self.connection_string.application_id
+            )
+        ]
+        for span in spans:
+            converted = self._convert_guarded(lambda s: span_to_envelopes(s, ikey, lookup), span)
+            if converted:
+                envelopes.extend(converted)
+        ok = self._send(self._finish(envelopes))
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        self._close()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+class AzureMonitorLogExporter(_ExporterBase, LogRecordExporter):
+    """Log records -> Message / Exception / Event envelopes."""
+
+    def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
+        if not batch:
+            return LogRecordExportResult.SUCCESS
+        ikey, lookup = self.ikey, self._request_lookup
+        envelopes = [
+            env
+            for env in (self._convert_guarded(lambda r: log_to_envelope(r, ikey, lookup), rec) for rec in batch)
+            if env is not None
+        ]
+        if not envelopes:
+            return LogRecordExportResult.SUCCESS
+        ok = self._send(self._finish(envelopes))
+        return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
+
+    def shutdown(self) -> None:
+        self._close()
+
+    def force_flush(self, timeout_millis: int = 30000) -> bool:
+        return True
+
+
+class AzureMonitorMetricExporter(_ExporterBase, MetricExporter):
+    """Metric points -> MetricData envelopes, with Application Insights' temporalities."""
+
+    def __init__(self, connection_string: "str | ConnectionString | None" = None, **kwargs: Any) -> None:
+        _ExporterBase.__init__(self, connection_string, **kwargs)
+        MetricExporter.__init__(self, preferred_temporality=dict(APPLICATION_INSIGHTS_TEMPORALITY))
+
+    def export(
+        self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
+    ) -> MetricExportResult:
+        envelopes = self._convert_guarded(lambda m: metrics_to_envelopes(m, self.ikey), metrics_data)
+        if not envelopes:
+            return MetricExportResult.SUCCESS
+        ok = self._send(self._finish(envelopes))
+        return MetricExportResult.SUCCESS if ok else MetricExportResult.FAILURE
+
+    def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
+        self._close()
+
+    def force_flush(self, timeout_millis: float = 10_000) -> bool:
+        return True

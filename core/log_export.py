@@ -1,0 +1,42 @@
+"""Python logging -> OpenTelemetry log records, on one logger, exactly once per process."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from opentelemetry.instrumentation.logging.handler import LoggingHandler
+
+# Records of these loggers are never exported: ours would recurse (an export that logs a
+# failure would export that log line, which could fail again...), and the SDK's own are noise
+# produced on the export thread.
+_NEVER_EXPORTED = ("ai_core", "opentelemetry")
+
+
+def _not_ours(record: logging.LogRecord) -> bool:
+    name = record.name
+    return not any(name == p or name.startswith(p + ".") for p in _NEVER_EXPORTED)
+
+
+class ApplicationInsightsLogHandler(LoggingHandler):
+    """The OpenTelemetry logging bridge, minus our own loggers; never raises into the app."""
+
+    def __init__(self, level: int, logger_provider: Any) -> None:
+        super().__init__(level=level, logger_provider=logger_provider)
+        self.addFilter(_not_ours)
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging API name)
+        # logging's default prints a traceback to stderr for every failing record; a broken
+        # telemetry pipeline must not flood the app's output.
+        pass
+
+
+def install_log_handler(logger_provider: Any, logger_name: str, level: int) -> ApplicationInsightsLogHandler:
+    """Attach our handler to ``logger_name``; replaces one left by an earlier configure()."""
+    target = logging.getLogger(logger_name or None)
+    for existing in list(target.handlers):
+        if isinstance(existing, ApplicationInsightsLogHandler):
+            target.removeHandler(existing)
+    handler = ApplicationInsightsLogHandler(level, logger_provider)
+    target.addHandler(handler)
+    return handler
