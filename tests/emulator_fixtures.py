@@ -1,0 +1,190 @@
+"""Helpers for tests that talk to the emulator over real HTTP.
+
+``EmulatorProcess`` runs ``python -m ai_core.emulator`` as a subprocess on a free port (read
+back from its start-up line); the ``emulator_process`` fixture gives one per test with a file
+database under ``tmp_path``. ``emulator`` gives an in-process ``Emulator`` instead (faster, same
+HTTP server). ``http()`` is a tiny urllib client returning status, headers and parsed JSON.
+
+Import what you need: ``from emulator_fixtures import emulator_process, http``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import os
+import re
+import subprocess
+import sys
+import threading
+import urllib.error
+import urllib.request
+from pathlib import Path
+from typing import Any, Dict, Iterator, List, Optional, Tuple
+
+import pytest
+
+from ai_core.emulator import Emulator
+
+ROOT = Path(__file__).resolve().parent.parent
+GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
+_ENDPOINT = re.compile(r"IngestionEndpoint=(http://\S+)")
+
+
+def golden_envelopes(name: str = "traces") -> List[Dict[str, Any]]:
+    """Every envelope (main and span-event ones) of tests/golden/<name>.jsonl: valid test data."""
+    out: List[Dict[str, Any]] = []
+    with open(GOLDEN_DIR / (name + ".jsonl"), encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                case = json.loads(line)
+                if case.get("envelope"):
+                    out.append(case["envelope"])
+                out.extend(case.get("extra_envelopes") or [])
+    return out
+
+
+class Reply:
+    def __init__(self, status: int, headers: Dict[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self) -> Any:
+        return json.loads(self.body.decode("utf-8"))
+
+
+def http(method: str, url: str, body: Any = None, headers: Optional[Dict[str, str]] = None,
+         timeout: float = 10.0) -> Reply:
+    """One request; ``body`` may be bytes or a JSON-able object. Non-2xx replies are returned,
+    connection errors raise."""
+    data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
+    req = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
+    if data is not None and "Content-Type" not in req.headers:
+        req.add_header("Content-Type", "application/json")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return Reply(resp.status, dict(resp.headers.items()), resp.read())
+    except urllib.error.HTTPError as err:
+        return Reply(err.code, dict(err.headers.items()), err.read())
+
+
+def post_track(base_url: str, envelopes: Any, gzip_body: bool = False, ndjson: bool = False,
+               path: str = "/v2.1/track", timeout: float = 10.0) -> Reply:
+    """POST envelopes the way an SDK does: JSON array (or NDJSON), optionally gzip."""
+    if isinstance(envelopes, bytes):
+        raw = envelopes
+    elif ndjson:
+        raw = "\n".join(json.dumps(e) for e in envelopes).encode()
+    else:
+        raw = json.dumps(envelopes).encode()
+    headers = {"Content-Type": "application/x-json-stream" if ndjson else "application/json"}
+    if gzip_body:
+        raw = gzip.compress(raw)
+        headers["Content-Encoding"] = "gzip"
+    return http("POST", base_url + path, raw, headers, timeout=timeout)
+
+
+class EmulatorProcess:
+    """``python -m ai_core.emulator`` in a subprocess; ``start()``/``stop()``/``restart()``."""
+
+    def __init__(self, db: str = ":memory:", port: int = 0,
+                 extra_args: Tuple[str, ...] = ()) -> None:
+        self.db = db
+        self.requested_port = port
+        self.extra_args = extra_args
+        self.proc: Optional[subprocess.Popen] = None
+        self.url = ""
+        self.banner: List[str] = []
+
+    @property
+    def connection_string(self) -> str:
+        return "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=" + self.url
+
+    @property
+    def port(self) -> int:
+        return int(self.url.rsplit(":", 1)[1])
+
+    def start(self, timeout: float = 20.0) -> "EmulatorProcess":
+        env = dict(os.environ, PYTHONUNBUFFERED="1")
+        cmd = [sys.executable, "-m", "ai_core.emulator", "--port", str(self.requested_port),
+               "--db", self.db, *self.extra_args]
+        self.proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=subprocess.PIPE,
+                                     stderr=subprocess.PIPE, text=True)
+        found: Dict[str, str] = {}
+
+        def read_banner() -> None:
+            assert self.proc is not None and self.proc.stdout is not None
+            for line in self.proc.stdout:
+                self.banner.append(line.rstrip("\n"))
+                match = _ENDPOINT.search(line)
+                if match:
+                    found["url"] = match.group(1)
+                    return
+
+        reader = threading.Thread(target=read_banner, daemon=True)
+        reader.start()
+        reader.join(timeout)
+        if "url" not in found:
+            self.stop()
+            raise RuntimeError("emulator did not start: %s" % "\n".join(self.banner))
+        self.url = found["url"]
+        return self
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
+            for stream in (self.proc.stdout, self.proc.stderr):
+                if stream is not None:
+                    stream.close()
+            self.proc = None
+
+    def restart(self) -> "EmulatorProcess":
+        """Stop and start again on the same database (and a new free port if it was 0)."""
+        self.stop()
+        return self.start()
+
+    # Thin JSON API wrappers.
+    def get(self, path: str) -> Any:
+        reply = http("GET", self.url + path)
+        assert reply.status == 200, (reply.status, reply.body)
+        return reply.json()
+
+    def items(self, **query: Any) -> List[Dict[str, Any]]:
+        qs = "&".join("%s=%s" % (k, urllib.request.quote(str(v))) for k, v in query.items())
+        return self.get("/api/items" + ("?" + qs if qs else ""))["items"]
+
+    def post_track(self, envelopes: Any, **kwargs: Any) -> Reply:
+        return post_track(self.url, envelopes, **kwargs)
+
+    def add_fault(self, **spec: Any) -> Reply:
+        return http("POST", self.url + "/api/faults", spec)
+
+    def __enter__(self) -> "EmulatorProcess":
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+
+@pytest.fixture
+def emulator_process(tmp_path: Path) -> Iterator[EmulatorProcess]:
+    """An emulator subprocess on a free port with a file database in ``tmp_path``."""
+    proc = EmulatorProcess(db=str(tmp_path / "emulator.db"))
+    proc.start()
+    try:
+        yield proc
+    finally:
+        proc.stop()
+
+
+@pytest.fixture
+def emulator() -> Iterator[Emulator]:
+    """An in-process emulator (background thread, ``:memory:`` database) on a free port."""
+    with Emulator(port=0, db=":memory:") as emu:
+        yield emu
