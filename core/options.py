@@ -185,8 +185,11 @@ def _excluded_routes(value: Any, label: str) -> Tuple[str, ...]:
 
 
 def _user_id(value: Any, label: str) -> UserIdOption:
-    if isinstance(value, bool) or callable(value):
+    if isinstance(value, bool):
         return value
+    if callable(value):
+        user_id: Callable[[Any], Optional[str]] = value
+        return user_id
     raise _bad(label, "True (the authenticated user's primary key), False, or a callable (request) -> str or None", value)
 
 

@@ -206,7 +206,7 @@ def test_children_of_a_sampled_local_parent_are_kept_with_its_rate() -> None:
             pass
     spans = exporter.get_finished_spans()
     assert sorted(s.name for s in spans) == ["child", "root"]
-    assert {s.attributes[SAMPLE_RATE_ATTRIBUTE] for s in spans} == {50.0}
+    assert {(s.attributes or {}).get(SAMPLE_RATE_ATTRIBUTE) for s in spans} == {50.0}
 
 
 def test_trace_dropped_by_ratio_drops_all_its_spans() -> None:
