@@ -17,7 +17,7 @@ import threading
 from typing import Any, Dict, List, Optional
 
 from opentelemetry import trace as trace_api
-from opentelemetry._logs import get_logger_provider, set_logger_provider
+from opentelemetry._logs import set_logger_provider
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
@@ -26,7 +26,6 @@ from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
-from ai_core.connection_string import ConnectionString
 from ai_core.envelopes.common import cloud_role, cloud_role_instance
 from ai_core.envelopes.spans import request_operation_name
 from ai_core.errors import ConfigurationError
@@ -66,7 +65,7 @@ def configure(connection_string: Optional[str] = None, **options: Any) -> Teleme
                 "ai_core.configure() was already called in this process with different options "
                 "(%s). Configure once (one INSTALLED_APPS entry, one init_app, one middleware), or "
                 "call shutdown() on the first handle before configuring again."
-                % ", ".join(_differing_options(_current.options, opts))
+                % ", ".join(_current.options.differences(opts) or ("unknown",))
             )
         _current = _build(opts)
         return _current
@@ -75,11 +74,6 @@ def configure(connection_string: Optional[str] = None, **options: Any) -> Teleme
 def current() -> Optional[Telemetry]:
     """The live handle of this process, if ``configure()`` has run."""
     return _current if _current is not None and not _current.is_shut_down else None
-
-
-def _differing_options(a: Options, b: Options) -> List[str]:
-    names = [name for name in a.__dataclass_fields__ if getattr(a, name) != getattr(b, name)]
-    return names or ["unknown"]
 
 
 def _default_role_name() -> str:
@@ -122,8 +116,6 @@ def _sdk_version() -> str:
 
 def _build(opts: Options) -> Telemetry:
     parsed = opts.connection_string
-    if isinstance(parsed, str):
-        parsed = ConnectionString.parse(parsed)
     if not opts.enabled:
         return Telemetry(opts, enabled=False)
     if parsed is None:
@@ -190,21 +182,21 @@ def _build(opts: Options) -> Telemetry:
 
 
 def _set_global_providers(tracer_provider: Any, logger_provider: Any, meter_provider: Any) -> None:
-    """Make ours the global providers, unless the app already set its own (then we say so once)."""
-    from opentelemetry import metrics as metrics_api
+    """Make ours the global providers, unless the app already set its own.
 
-    if isinstance(trace_api.get_tracer_provider(), trace_api.ProxyTracerProvider):
+    The OpenTelemetry API allows setting each global once and logs a warning on a second try;
+    we look first (the API has no public "is it set" call) so an app with its own provider
+    gets one clear line instead.
+    """
+    from opentelemetry import metrics as metrics_api
+    from opentelemetry._logs import _internal as logs_internal
+    from opentelemetry.metrics import _internal as metrics_internal
+
+    if getattr(trace_api, "_TRACER_PROVIDER", None) is None:
         trace_api.set_tracer_provider(tracer_provider)
     else:
         logger.info("A global TracerProvider already exists; ai_core instruments with its own provider.")
-    from opentelemetry._logs import NoOpLoggerProvider, ProxyLoggerProvider
-
-    if isinstance(get_logger_provider(), (ProxyLoggerProvider, NoOpLoggerProvider)):
+    if getattr(logs_internal, "_LOGGER_PROVIDER", None) is None:
         set_logger_provider(logger_provider)
-    from opentelemetry.metrics import NoOpMeterProvider
-
-    current_meter = metrics_api.get_meter_provider()
-    if type(current_meter).__name__ in ("_ProxyMeterProvider", "ProxyMeterProvider") or isinstance(
-        current_meter, NoOpMeterProvider
-    ):
+    if getattr(metrics_internal, "_METER_PROVIDER", None) is None:
         metrics_api.set_meter_provider(meter_provider)
