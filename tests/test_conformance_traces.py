@@ -11,6 +11,7 @@ rather than skipping the case.
 from __future__ import annotations
 
 import copy
+import json
 from typing import Any, Callable, Dict, List, Tuple
 
 import pytest
@@ -146,3 +147,131 @@ def test_conformance_summary() -> None:
     assert not failing, failing
     assert identical + improved == len(CASES)
     assert improved == len(IMPROVEMENTS)
+
+
+# ---------------------------------------------------------------------------------------------
+# Rules of golden README section 1c that the shared cases do not exercise (the corpus keeps
+# more cases back): expectations written from the rules themselves.
+# ---------------------------------------------------------------------------------------------
+
+_BASE_SPEC = next(case["input"] for case in CASES if case["case"] == "attribute_types")
+
+
+def _convert(kind: str, attributes: Dict[str, Any], name: str = "op", **extra: Any) -> Envelopes:
+    spec = dict(_BASE_SPEC, kind=kind, name=name, attributes=attributes, attribute_types={}, **extra)
+    return span_to_envelopes(build_span(spec), IKEY)
+
+
+def _fields(kind: str, attributes: Dict[str, Any], **extra: Any) -> Dict[str, Any]:
+    return _convert(kind, attributes, **extra)[0]["data"]["baseData"]
+
+
+@pytest.mark.parametrize(
+    "attributes, dep_type, target",
+    [
+        ({"db.system": "sqlite", "db.name": "app.db", "db.statement": "SELECT 1"}, "SQL", "app.db"),
+        ({"db.system": "cockroachdb", "db.statement": "SELECT 1"}, "cockroachdb", "cockroachdb"),
+        ({"db.system": "redis", "net.peer.name": "cache", "net.peer.port": 6379}, "redis", "cache"),
+        ({"db.system.name": "microsoft.sql_server", "server.address": "sql", "server.port": 1434,
+          "db.namespace": "erp"}, "SQL", "sql:1434|erp"),
+        ({"db.system": "postgresql", "peer.service": "orders-db", "db.name": "o"}, "postgresql", "orders-db|o"),
+    ],
+)
+def test_db_dependency_rules(attributes, dep_type, target):
+    fields = _fields("CLIENT", attributes)
+    assert (fields["type"], fields["target"]) == (dep_type, target)
+
+
+@pytest.mark.parametrize(
+    "kind, attributes, dep_type, target",
+    [
+        ("INTERNAL", {"az.namespace": "Microsoft.KeyVault"}, "InProc | Microsoft.KeyVault", None),
+        ("INTERNAL", {"gen_ai.system": "openai"}, "GenAI | openai", "openai"),
+        ("CLIENT", {"gen_ai.system": "openai", "net.peer.name": "llm"}, "GenAI | openai", "llm"),
+        ("CLIENT", {"custom": 1}, "N/A", None),
+        ("CLIENT", {"net.peer.ip": "10.0.0.1", "net.peer.port": 8080}, "N/A", "10.0.0.1:8080"),
+        ("CLIENT", {"messaging.system": "kafka", "messaging.destination": "t"}, "kafka", "t"),
+        ("PRODUCER", {"messaging.system": "kafka", "net.peer.name": "k"}, "Queue Message | kafka", "k"),
+    ],
+)
+def test_dependency_type_and_target_rules(kind, attributes, dep_type, target):
+    fields = _fields(kind, attributes)
+    assert fields["type"] == dep_type
+    assert fields.get("target") == target
+
+
+@pytest.mark.parametrize(
+    "attributes, target",
+    [
+        ({"http.method": "GET", "http.url": "https://h.example:443/x", "http.scheme": "https"}, "h.example"),
+        ({"http.method": "GET", "http.url": "https://h.example:8443/x"}, "h.example:8443"),
+        ({"http.method": "GET", "http.scheme": "http", "http.host": "h:8080", "http.target": "/"}, "h:8080"),
+        ({"http.method": "GET", "net.peer.name": "p", "net.peer.port": 80, "http.scheme": "http"}, "p"),
+    ],
+)
+def test_http_dependency_target_rules(attributes, target):
+    assert _fields("CLIENT", attributes)["target"] == target
+
+
+def test_http_dependency_without_url_is_named_by_method_and_root():
+    fields = _fields("CLIENT", {"http.request.method": "DELETE"})
+    assert fields["name"] == "DELETE /"
+    assert "data" not in fields
+
+
+def test_user_session_and_synthetic_tags():
+    tags = _convert("SERVER", {"enduser.id": "alice", "enduser.pseudo.id": "anon", "session.id": "s1",
+                               "user_agent.synthetic.type": "test"})[0]["tags"]
+    assert tags["ai.user.authUserId"] == "alice"
+    assert tags["ai.user.id"] == "anon"
+    assert tags["ai.session.id"] == "s1"
+    assert tags["ai.operation.syntheticSource"] == "True"
+    assert _convert("SERVER", {"session.id": 7})[0]["tags"].get("ai.session.id") is None
+
+
+def test_standard_attributes_are_filtered_and_others_kept():
+    kept = {"faas.x": "1", "az.namespace": "A", "gen_ai.system": "g", "message_bus.destination": "d",
+            "server.addressX": "x", "network.type": "ipv4"}
+    dropped = {"http.x": 1, "db.x": 1, "message.x": 1, "messaging.x": 1, "rpc.x": 1, "enduser.x": 1,
+               "net.x": 1, "peer.x": 1, "exception.x": 1, "thread.id": 1, "fass.x": 1, "code.x": 1,
+               "client.address": "c", "url.template": "t", "error.type": "e", "_MS.sampleRate": 33.0,
+               "network.peer.address": "p", "user_agent.original": "ua"}
+    envelope = _convert("INTERNAL", {**kept, **dropped})[0]
+    assert envelope["data"]["baseData"]["properties"] == kept
+    assert envelope["sampleRate"] == 33.0
+
+
+def test_gen_ai_content_gets_256_kib_and_other_values_8_kib():
+    big = "x" * 300000
+    properties = _fields("INTERNAL", {"gen_ai.output.messages": big, "other": big})["properties"]
+    assert len(properties["gen_ai.output.messages"]) == 256 * 1024
+    assert len(properties["other"]) == 8192
+
+
+def test_metric_extractor_scopes_are_marked():
+    scope = {"name": "opentelemetry.instrumentation.requests", "version": "0.66b1", "schema_url": ""}
+    assert _fields("CLIENT", {}, instrumentation_scope=scope)["properties"] == {
+        "_MS.ProcessedByMetricExtractors": "True"
+    }
+    scope = {"name": "opentelemetry.instrumentation.urllib", "version": "0.66b1", "schema_url": ""}
+    assert _fields("CLIENT", {}, instrumentation_scope=scope)["properties"] == {}
+
+
+def test_at_most_103_links_are_recorded():
+    links = [{"trace_id": "%032x" % (i + 1), "span_id": "%016x" % (i + 1)} for i in range(150)]
+    recorded = _fields("INTERNAL", {}, links=links)["properties"]["_MS.links"]
+    assert len(json.loads(recorded)) == 103
+
+
+def test_azure_sdk_consumer_time_since_enqueued():
+    start_ms = _BASE_SPEC["start_time_unix_nano"] // 1000000
+    links = [
+        {"trace_id": "%032x" % 1, "span_id": "%016x" % 1, "attributes": {"enqueuedTime": start_ms - 100},
+         "attribute_types": {"enqueuedTime": "int"}},
+        {"trace_id": "%032x" % 2, "span_id": "%016x" % 2, "attributes": {"enqueuedTime": start_ms - 300},
+         "attribute_types": {"enqueuedTime": "int"}},
+    ]
+    fields = _fields("CONSUMER", {"az.namespace": "Microsoft.EventHub", "net.peer.name": "ns",
+                                  "message_bus.destination": "hub"}, links=links)
+    assert fields["source"] == "ns/hub"
+    assert fields["measurements"] == {"timeSinceEnqueued": 200.0}

@@ -90,9 +90,15 @@ def custom_measurements(raw: Any) -> Dict[str, float]:
         return {}
     out: Dict[str, float] = {}
     for key, value in raw.items():
-        cls = value.__class__
-        if (cls is int or cls is float) and math.isfinite(value):
-            out[str(key)[:MAX_PROPERTY_KEY]] = float(value)
+        # bool is an int subclass but not a measurement; numpy-style float subclasses are
+        if not isinstance(value, (int, float)) or value.__class__ is bool:
+            continue
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond float range is not a usable measurement
+            continue
+        if math.isfinite(number):
+            out[str(key)[:MAX_PROPERTY_KEY]] = number
     return out
 
 

@@ -90,6 +90,22 @@ def _attribute_dict(attributes: Optional[Mapping[str, Any]]) -> Mapping[str, Any
     return attributes
 
 
+def _span_attributes(span: ReadableSpan) -> Mapping[str, Any]:
+    """The span's attributes as a plain dict, without the read-only proxy.
+
+    ``ReadableSpan.attributes`` wraps the SDK's ``BoundedAttributes`` in a
+    ``MappingProxyType``, so each lookup costs two Python-level calls; an SDK span keeps them
+    in ``_attributes``, which we read directly (any other ReadableSpan takes the public way).
+    """
+    raw = getattr(span, "_attributes", None)
+    if raw is not None:
+        if raw.__class__ is BoundedAttributes:
+            return raw._dict  # noqa: SLF001
+        if raw.__class__ is dict:
+            return raw
+    return _attribute_dict(span.attributes)
+
+
 def _is_ok(span: ReadableSpan) -> bool:
     status = span.status
     return status is None or status.status_code is not _ERROR
@@ -117,7 +133,7 @@ def span_to_envelopes(
     the request is served by this process); dependency and event envelopes then carry the
     request's operation name, client IP and user. Without it the output is the official one.
     """
-    attrs = _attribute_dict(span.attributes)
+    attrs = _span_attributes(span)
     context = span.context
     operation_id = "%032x" % context.trace_id
     span_id = "%016x" % context.span_id
@@ -152,7 +168,7 @@ def request_operation_name(span: ReadableSpan) -> Optional[str]:
     Safe on a span that is still running: children converted before the request ends can be
     given the name their request will have.
     """
-    attrs = _attribute_dict(span.attributes)
+    attrs = _span_attributes(span)
     name = span.name
     if "az.namespace" in attrs or not _has_http_method(attrs):
         return name
