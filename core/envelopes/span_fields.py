@@ -389,4 +389,6 @@ def db_dependency_target(attrs: Attrs, system: Any) -> str:
 
 
 def messaging_dependency_target(attrs: Attrs) -> str:
-    return peer_target(attrs) or str(messaging_destination(attrs) or attrs.get("messaging.system") or "")
+    """The peer, else the destination, else the messaging system."""
+    destination = messaging_destination(attrs) or attrs.get("messaging.system")
+    return peer_target(attrs) or (str(destination) if destination else "")

@@ -274,7 +274,8 @@ def _request_envelope(
         source = azure_sdk_target(attrs)
         links = span.links
         if links:
-            measurements = {"timeSinceEnqueued": time_since_enqueued(span.start_time, links), **measurements}
+            enqueued = time_since_enqueued(span.start_time, links)
+            measurements = {"timeSinceEnqueued": enqueued, **measurements}
     elif _has_http_method(attrs):
         url = http_request_url(attrs)
         name = http_request_name(attrs, url, name)
@@ -307,7 +308,9 @@ def _request_envelope(
         base_data["url"] = url[:MAX_URL]
     if source:
         base_data["source"] = source[:MAX_NAME]
-    return new_envelope("Request", ikey, tags, span.start_time, "RequestData", base_data, sample_rate)
+    return new_envelope(
+        "Request", ikey, tags, span.start_time, "RequestData", base_data, sample_rate
+    )
 
 
 def _client_fields(span: ReadableSpan, attrs: Mapping[str, Any]) -> tuple:
@@ -328,7 +331,8 @@ def _client_fields(span: ReadableSpan, attrs: Mapping[str, Any]) -> tuple:
             db_statement(attrs), name, "0", None,
         )
     if "messaging.system" in attrs:
-        return str(attrs["messaging.system"]), messaging_dependency_target(attrs), None, name, "0", None
+        system = str(attrs["messaging.system"])
+        return system, messaging_dependency_target(attrs), None, name, "0", None
     if "rpc.system" in attrs:
         # DESIGN.md 3.6: the RPC system ("grpc"), not the official literal "rpc.system".
         system = str(attrs["rpc.system"])
@@ -388,7 +392,8 @@ def _dependency_envelope(
     if target:
         base_data["target"] = target[:MAX_NAME]
     return new_envelope(
-        "RemoteDependency", ikey, tags, span.start_time, "RemoteDependencyData", base_data, sample_rate
+        "RemoteDependency", ikey, tags, span.start_time, "RemoteDependencyData", base_data,
+        sample_rate,
     )
 
 
@@ -434,7 +439,9 @@ def _event_envelope(
         "properties": properties,
         "measurements": measurements,
     }
-    return new_envelope("Message", ikey, tags, event.timestamp, "MessageData", base_data, sample_rate)
+    return new_envelope(
+        "Message", ikey, tags, event.timestamp, "MessageData", base_data, sample_rate
+    )
 
 
 def _exception_details(attrs: Mapping[str, Any]) -> Dict[str, Any]:
