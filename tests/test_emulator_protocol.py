@@ -566,3 +566,20 @@ def test_in_process_helper_wait_for_items(emulator):
     assert emulator.connection_string == (
         "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=%s"
         % emulator.url)
+
+
+def test_stop_closes_keep_alive_connections():
+    import http.client
+
+    from ai_core.emulator import Emulator
+
+    emu = Emulator().start()
+    conn = http.client.HTTPConnection("127.0.0.1", emu.port, timeout=5)
+    conn.request("POST", "/v2.1/track", json.dumps(TRACES[:1]), {"Content-Type": "application/json"})
+    assert conn.getresponse().read()
+    emu.stop()
+    with pytest.raises((http.client.HTTPException, ConnectionError, OSError)):
+        conn.request("POST", "/v2.1/track", json.dumps(TRACES[:1]),
+                     {"Content-Type": "application/json"})
+        conn.getresponse()
+    conn.close()

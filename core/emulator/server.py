@@ -12,8 +12,9 @@ import json
 import re
 import socket
 import sys
+import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, Dict, Optional
+from typing import Any, Dict, Optional, Set
 from urllib.parse import parse_qs, unquote, urlsplit
 
 from ai_core.emulator import api, static
@@ -33,11 +34,43 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: Any, app: EmulatorApp, log_requests: bool = False) -> None:
         self.app = app
         self.log_requests = log_requests
+        self._connections: Set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
         super().__init__(address, Handler)
+
+    def process_request_thread(self, request: Any, client_address: Any) -> None:
+        # Remember open connections so that close_connections() can end keep-alive clients.
+        with self._connections_lock:
+            self._connections.add(request)
+        try:
+            super().process_request_thread(request, client_address)
+        finally:
+            with self._connections_lock:
+                self._connections.discard(request)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # Clients resetting or timing out is normal traffic here, not worth a traceback.
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
+    def close_connections(self) -> None:
+        """Shut down every open client connection: after a stop, keep-alive clients must see
+        the emulator gone instead of talking to a handler whose store is closed."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for conn in connections:
+            try:
+                conn.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
 
 
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # An idle keep-alive connection is closed after this long (the client just reconnects),
+    # so handler threads of vanished clients do not pile up.
+    timeout = 120
     server_version = "AppInsightsEmulator/1.0"
     server: EmulatorHTTPServer
 

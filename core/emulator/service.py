@@ -56,6 +56,7 @@ class Emulator:
             self._thread.join(5)
             self._thread = None
         self._server.server_close()
+        self._server.close_connections()
         self.app.close()
 
     def __enter__(self) -> "Emulator":
