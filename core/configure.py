@@ -19,18 +19,22 @@ from typing import Any, Dict, List, Optional
 from opentelemetry import trace as trace_api
 from opentelemetry._logs import set_logger_provider
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 from opentelemetry.sdk.metrics import MeterProvider
-from opentelemetry.sdk.metrics.export import PeriodicExportingMetricReader
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from ai_core.envelopes.common import cloud_role, cloud_role_instance
 from ai_core.envelopes.spans import request_operation_name
 from ai_core.errors import ConfigurationError
 from ai_core.exclusion import Exclusion
-from ai_core.exporters import AzureMonitorLogExporter, AzureMonitorMetricExporter, AzureMonitorTraceExporter
+from ai_core.delivery.processors import QueueLogRecordProcessor, QueueSpanProcessor, WorkerMetricReader
+from ai_core.delivery.worker import ExportWorker
+from ai_core.exporters import (
+    AzureMonitorLogExporter,
+    AzureMonitorMetricExporter,
+    AzureMonitorTraceExporter,
+    build_sender,
+)
 from ai_core.instrumentations import enable_instrumentations
 from ai_core.log_export import install_log_handler
 from ai_core.options import Options, resolve_options
@@ -134,14 +138,23 @@ def _build(opts: Options) -> Telemetry:
         "ai.internal.nodeName": cloud_role_instance(resource.attributes),
     }
     registry = RequestContextRegistry()
+    sender = build_sender(parsed, opts.storage_directory, opts.disable_offline_storage)
     exporter_kwargs: Dict[str, Any] = dict(
         connection_string=parsed,
-        storage_directory=opts.storage_directory,
-        disable_offline_storage=opts.disable_offline_storage,
         credential=opts.credential,
         role_tags=role_tags,
         telemetry_processors=opts.telemetry_processors,
+        sender=sender,
     )
+    trace_exporter = AzureMonitorTraceExporter(request_lookup=registry, **exporter_kwargs)
+    log_exporter = AzureMonitorLogExporter(request_lookup=registry, **exporter_kwargs)
+    metric_exporter = AzureMonitorMetricExporter(**exporter_kwargs)
+    metric_reader = WorkerMetricReader(metric_exporter)
+
+    # One background thread for every signal, started by the first item (not here).
+    worker = ExportWorker(drain=sender.drain, has_backlog=sender.has_backlog, collect_metrics=metric_reader.collect)
+    span_channel = worker.add_channel("spans", trace_exporter.export)
+    log_channel = worker.add_channel("log records", log_exporter.export)
 
     exclusion = Exclusion(opts.excluded_urls, opts.excluded_routes)
     sampler = ApplicationInsightsSampler(opts.sampling_ratio, exclude=exclusion.excludes_span_start)
@@ -149,26 +162,19 @@ def _build(opts: Options) -> Telemetry:
     tracer_provider.add_span_processor(RequestContextSpanProcessor(registry, request_operation_name))
     for proc in opts.span_processors:
         tracer_provider.add_span_processor(proc)
-    trace_exporter = AzureMonitorTraceExporter(request_lookup=registry, **exporter_kwargs)
-    tracer_provider.add_span_processor(BatchSpanProcessor(trace_exporter))
+    tracer_provider.add_span_processor(QueueSpanProcessor(worker, span_channel))
 
     logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
     for proc in opts.log_record_processors:
         logger_provider.add_log_record_processor(proc)
-    log_exporter = AzureMonitorLogExporter(request_lookup=registry, **exporter_kwargs)
-    logger_provider.add_log_record_processor(BatchLogRecordProcessor(log_exporter))
+    logger_provider.add_log_record_processor(QueueLogRecordProcessor(worker, log_channel))
 
-    metric_exporter = AzureMonitorMetricExporter(**exporter_kwargs)
-    meter_provider = MeterProvider(
-        resource=resource,
-        metric_readers=[PeriodicExportingMetricReader(metric_exporter)],
-        shutdown_on_exit=False,
-    )
+    meter_provider = MeterProvider(resource=resource, metric_readers=[metric_reader], shutdown_on_exit=False)
 
     _set_global_providers(tracer_provider, logger_provider, meter_provider)
     handler = install_log_handler(logger_provider, opts.logger_name, opts.logging_level)
     instrumented = enable_instrumentations(opts.instrumentations, tracer_provider, meter_provider)
-    return Telemetry(
+    telemetry = Telemetry(
         opts,
         enabled=True,
         tracer_provider=tracer_provider,
@@ -178,7 +184,12 @@ def _build(opts: Options) -> Telemetry:
         instrumented=instrumented,
         exclusion=exclusion,
         request_registry=registry,
+        worker=worker,
+        sender=sender,
     )
+    telemetry.install_exit_hooks()
+    worker.start_if_backlog()
+    return telemetry
 
 
 def _set_global_providers(tracer_provider: Any, logger_provider: Any, meter_provider: Any) -> None:

@@ -21,7 +21,9 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from ai_core.connection_string import ConnectionString
-from ai_core.delivery.sender import Sender
+from ai_core.delivery.sender import LazyStorage, Sender
+from ai_core.delivery.storage import default_storage_directory
+from ai_core.delivery.transport import Transport
 from ai_core.diagnostics import DROPS
 from ai_core.envelopes.logs import log_to_envelope
 from ai_core.envelopes.metrics import APPLICATION_INSIGHTS_TEMPORALITY, metrics_to_envelopes
@@ -60,6 +62,7 @@ class _ExporterBase:
         request_lookup: Optional[RequestLookup] = None,
         role_tags: Optional[Mapping[str, str]] = None,
         telemetry_processors: Sequence[TelemetryProcessor] = (),
+        sender: Optional[Sender] = None,
         **kwargs: Any,
     ) -> None:
         unknown = sorted(set(kwargs) - _IGNORED_OFFICIAL_KWARGS)
@@ -84,7 +87,7 @@ class _ExporterBase:
         self._request_lookup = request_lookup
         self._role_tags = dict(role_tags or {})
         self._processors = tuple(telemetry_processors)
-        self._sender = Sender(parsed.track_url, timeout_s=timeout)
+        self._sender = sender or build_sender(parsed, storage_directory, disable_offline_storage, timeout)
         self._shut_down = False
 
     def _finish(self, envelopes: Iterable[Envelope]) -> List[Envelope]:
@@ -129,6 +132,19 @@ class _ExporterBase:
     def _close(self) -> None:
         self._shut_down = True
         self._sender.close()
+
+
+def build_sender(
+    connection_string: ConnectionString,
+    storage_directory: Optional[str] = None,
+    disable_offline_storage: bool = False,
+    timeout: float = 10.0,
+) -> Sender:
+    """Transport + (lazily opened) offline storage for one connection string."""
+    storage = None
+    if not disable_offline_storage:
+        storage = LazyStorage(storage_directory or default_storage_directory(connection_string.instrumentation_key))
+    return Sender(Transport(connection_string.track_url, connect_timeout=timeout), storage)
 
 
 class AzureMonitorTraceExporter(_ExporterBase, SpanExporter):

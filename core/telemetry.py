@@ -23,6 +23,8 @@ class Telemetry:
         instrumented: Optional[List[Any]] = None,
         exclusion: Any = None,
         request_registry: Any = None,
+        worker: Any = None,
+        sender: Any = None,
     ) -> None:
         self.options = options
         self.enabled = enabled
@@ -32,6 +34,8 @@ class Telemetry:
         self.log_handler = log_handler
         self.exclusion = exclusion
         self.request_registry = request_registry
+        self.worker = worker
+        self.sender = sender
         self._instrumented = instrumented or []
         self._event_logger: Any = None
         self._shut_down = False
@@ -48,18 +52,16 @@ class Telemetry:
         return self._event_logger
 
     def force_flush(self, timeout_s: float = 10) -> bool:
-        """Send everything recorded so far; True when every signal flushed in time."""
-        if not self.enabled or self._shut_down:
+        """Send everything recorded so far (metrics included); True when done in time."""
+        if not self.enabled or self._shut_down or self.worker is None:
             return True
-        millis = int(timeout_s * 1000)
-        ok = True
-        for provider in (self.tracer_provider, self.logger_provider, self.meter_provider):
-            try:
-                ok = bool(provider.force_flush(millis)) and ok
-            except Exception:
-                logger.warning("Application Insights: flushing %s failed", type(provider).__name__, exc_info=True)
-                ok = False
-        return ok
+        return self.worker.flush(timeout_s)
+
+    def install_exit_hooks(self) -> None:
+        """Flush at interpreter exit and on SIGTERM (see ai_core.lifecycle for why both)."""
+        from ai_core.lifecycle import flush_on_exit
+
+        flush_on_exit(self)
 
     def shutdown(self) -> None:
         """Flush and stop; the instrumentations and log handler are removed again."""
@@ -69,6 +71,11 @@ class Telemetry:
             self._shut_down = True
         if not self.enabled:
             return
+        if self.worker is not None:
+            # Undelivered items go to offline storage now instead of waiting for retries.
+            if self.sender is not None:
+                self.sender.patient = False
+            self.worker.shutdown(timeout_s=5.0)
         if self.log_handler is not None:
             for lg in logging.Logger.manager.loggerDict.values():
                 if isinstance(lg, logging.Logger) and self.log_handler in lg.handlers:

@@ -1,45 +1,193 @@
-"""Batch of envelopes -> one track request, and what its answer means for each item.
+"""Deliver a batch of envelopes, or keep it: the one place that decides retry, storage or drop.
 
-This first version sends synchronously from the exporter's own (background) thread; retries
-and offline storage plug in here (issue 4) without touching the exporters.
+Runs only on the export worker thread. A batch gets a few quick attempts in memory (with
+exponential backoff and jitter, honouring ``Retry-After``); what is still undelivered goes
+to offline storage, leased until the endpoint is likely back. After a success, and on a
+timer, a few stored blobs are re-sent: a few per drain, with a pause after a failure, so
+recovery does not trigger throttling again.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Sequence
+import os
+import random
+import threading
+import time
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from ai_core.delivery.encode import encode_batch
+from ai_core.delivery.outcome import Verdict, judge
+from ai_core.delivery.storage import LocalStorage, StorageRefused
 from ai_core.delivery.transport import TrackResponse, Transport
 from ai_core.diagnostics import DROPS
 
-logger = logging.getLogger(__name__)
+logger = logging.getLogger("ai_core")
 
-RETRIABLE_STATUS = frozenset((408, 429, 439, 500, 502, 503, 504))
+Envelope = Dict[str, Any]
+
+MAX_ATTEMPTS = 3  # in memory, per batch, before it goes to disk
+BACKOFF_S = 0.5
+MAX_INLINE_WAIT_S = 5.0  # a longer Retry-After is honoured through the storage lease instead
+DRAIN_BLOBS = 3  # per drain
+DRAIN_PAUSE_S = 30.0  # after a stored blob failed again
+STORED_LEASE_S = 10.0  # first retry of a freshly stored batch, unless Retry-After says more
+
+
+class LazyStorage:
+    """Offline storage opened on first need: configure() must not touch the disk, and a
+    storage directory that is refused is reported once, then telemetry goes on without it."""
+
+    def __init__(self, directory: str) -> None:
+        self.directory = directory
+        self._storage: Optional[LocalStorage] = None
+        self._refused = False
+        self._lock = threading.Lock()
+
+    def get(self) -> Optional[LocalStorage]:
+        if self._storage is None and not self._refused:
+            with self._lock:
+                if self._storage is None and not self._refused:
+                    try:
+                        self._storage = LocalStorage(self.directory)
+                    except (StorageRefused, OSError) as exc:
+                        self._refused = True
+                        logger.warning(
+                            "Application Insights offline storage is off: %s. Telemetry is still "
+                            "sent; set storage_directory to a private directory, or "
+                            "disable_offline_storage=True to silence this.", exc,
+                        )
+        return self._storage
+
+    def has_backlog(self) -> bool:
+        """Cheap: a missing directory means no backlog, without creating it."""
+        if self._storage is None:
+            try:
+                with os.scandir(self.directory) as it:
+                    if not any(e.name.endswith((".blob", ".lock")) for e in it):
+                        return False
+            except OSError:
+                return False
+        storage = self.get()
+        return storage is not None and storage.count() > 0
 
 
 class Sender:
-    """Sends envelopes; reports success as a bool and counts every item it gives up on."""
+    """Sends envelopes through a Transport, with retries, offline storage and draining."""
 
-    def __init__(self, track_url: str, timeout_s: float = 10.0) -> None:
-        self.transport = Transport(track_url, connect_timeout=timeout_s)
+    def __init__(
+        self,
+        transport: Transport,
+        storage: Optional[LazyStorage] = None,
+        sleep: Callable[[float], None] = time.sleep,
+        max_attempts: int = MAX_ATTEMPTS,
+    ) -> None:
+        self.transport = transport
+        self.storage = storage
+        self._sleep = sleep
+        self._max_attempts = max_attempts
+        self._drain_paused_until = 0.0
+        # Cleared at shutdown: a process being stopped has seconds, not a backoff schedule,
+        # so each batch gets one attempt and the rest goes to offline storage at once.
+        self.patient = True
+        self._lock = threading.Lock()  # one batch on the wire at a time, whatever thread asks
 
-    def send(self, envelopes: Sequence[Dict[str, Any]]) -> bool:
+    # -- sending -----------------------------------------------------------------------------
+    def send(self, envelopes: Sequence[Envelope]) -> bool:
+        """True when every item was delivered. Never raises."""
         if not envelopes:
             return True
-        response = self.transport.post(encode_batch(envelopes))
-        return self._judge(response, len(envelopes))
+        patient = self.patient
+        with self._lock:
+            all_delivered = self._send_with_retries(list(envelopes), patient)
+        if all_delivered and patient:
+            self.drain()
+        return all_delivered
 
-    def _judge(self, response: TrackResponse, count: int) -> bool:
-        if response.status == 200 and not response.errors:
-            return True
-        if response.status in (200, 206):
-            rejected: List[int] = [int(e.get("statusCode") or 0) for e in response.errors]
-            DROPS.add("rejected by the endpoint (status %s)" % ",".join(sorted({str(c) for c in rejected})), len(rejected))
-            return False
-        reason = response.error or "HTTP %d" % response.status
-        DROPS.add("not delivered (%s)" % reason, count)
-        return False
+    def _send_with_retries(self, batch: List[Envelope], patient: bool) -> bool:
+        all_delivered = True
+        batches = [batch]
+        attempt = 0
+        while batches:
+            current = batches.pop()
+            verdict = self._post(current)
+            batches.extend(verdict.split)
+            if not verdict.retry:
+                all_delivered = all_delivered and not verdict.dropped
+                continue
+            all_delivered = False
+            attempt += 1
+            wait = verdict.retry_after_s if verdict.retry_after_s is not None else _backoff(attempt)
+            if patient and attempt < self._max_attempts and wait <= MAX_INLINE_WAIT_S:
+                self._sleep(wait)
+                batches.append(verdict.retry)
+            else:
+                self.keep(verdict.retry, verdict.retry_after_s)
+        return all_delivered
+
+    def _post(self, batch: List[Envelope]) -> Verdict:
+        try:
+            response = self.transport.post(encode_batch(batch))
+        except Exception as exc:  # the transport promises not to raise; be safe anyway
+            response = TrackResponse(status=0, error="%s: %s" % (type(exc).__name__, exc))
+        verdict = judge(response.status, response.errors, batch, response.retry_after)
+        for reason, count in verdict.dropped.items():
+            DROPS.add(reason, count)
+        if verdict.retry and response.status not in (200, 206):
+            logger.debug("batch of %d not delivered: %s", len(batch), response.error or response.status)
+        return verdict
+
+    def keep(self, envelopes: List[Envelope], retry_after_s: Optional[float] = None) -> None:
+        """Offline storage for what could not be sent now; counted as dropped without it."""
+        if not envelopes:
+            return
+        storage = self.storage.get() if self.storage is not None else None
+        if storage is None:
+            DROPS.add("not delivered and offline storage is off", len(envelopes))
+            return
+        lease = max(STORED_LEASE_S, retry_after_s or 0.0)
+        if storage.put(envelopes, lease_s=lease) is None:
+            DROPS.add("not delivered and could not be written to offline storage", len(envelopes))
+
+    # -- draining ------------------------------------------------------------------------------
+    def has_backlog(self) -> bool:
+        return self.storage is not None and self.storage.has_backlog()
+
+    def drain(self, limit: int = DRAIN_BLOBS) -> int:
+        """Re-send up to ``limit`` stored blobs; returns how many were settled."""
+        if self.storage is None or time.monotonic() < self._drain_paused_until:
+            return 0
+        if not self.storage.has_backlog():
+            return 0
+        storage = self.storage.get()
+        if storage is None:
+            return 0
+        settled = 0
+        with self._lock:
+            for blob in storage.lease_next(lease_s=60.0, limit=limit):
+                try:
+                    envelopes = blob.read()
+                except Exception:
+                    DROPS.add("unreadable offline storage blob")
+                    blob.delete()
+                    continue
+                verdict = self._post(envelopes)
+                for part in verdict.split:  # a stored batch the endpoint found too large
+                    self.keep(part)
+                if verdict.retry and len(verdict.retry) == len(envelopes):
+                    blob.release(max(DRAIN_PAUSE_S, verdict.retry_after_s or 0.0))
+                    self._drain_paused_until = time.monotonic() + DRAIN_PAUSE_S
+                    break
+                blob.delete()
+                if verdict.retry:  # partly delivered: keep only what is still owed
+                    self.keep(verdict.retry, verdict.retry_after_s)
+                settled += 1
+        return settled
 
     def close(self) -> None:
         self.transport.close()
+
+
+def _backoff(attempt: int) -> float:
+    """Exponential backoff with full jitter: spreads the retries of many processes."""
+    return random.uniform(0, BACKOFF_S * (2 ** (attempt - 1)))
