@@ -38,15 +38,41 @@ ENVELOPE_PREFIX = "Microsoft.ApplicationInsights."
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
+# Whole second -> "YYYY-MM-DDTHH:MM:SS": the items of a batch fall into a handful of seconds.
+_SECOND_PREFIXES: Dict[int, str] = {}
+
+
+def _reference_time(time_ns: int) -> str:
+    return datetime.fromtimestamp(time_ns / 1e9, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
 def format_time(time_ns: Optional[int]) -> str:
     """Envelope ``time``: ISO 8601 UTC, microseconds rounded, fraction omitted when zero.
 
     The official exporter divides by 1e9 as a float and lets ``datetime`` round, and prints no
-    fraction for whole seconds; we reproduce that exactly so stored times match.
+    fraction for whole seconds; we reproduce that exactly so stored times match. Building a
+    ``datetime`` per item is a measurable share of the hot path, so the microseconds are
+    rounded here the way ``datetime.fromtimestamp`` rounds them (the float's fraction times
+    1e6, half to even, carrying into the next second) and the date/time text is cached per
+    second; :func:`_reference_time` is the plain version (tests compare the two).
     """
     if time_ns is None:
         time_ns = 0
-    return datetime.fromtimestamp(time_ns / 1e9, timezone.utc).isoformat().replace("+00:00", "Z")
+    if time_ns < 0:
+        return _reference_time(time_ns)
+    seconds = time_ns / 1e9
+    whole = int(seconds)
+    micros = round((seconds - whole) * 1e6)
+    if micros >= 1000000:
+        micros -= 1000000
+        whole += 1
+    prefix = _SECOND_PREFIXES.get(whole)
+    if prefix is None:
+        if len(_SECOND_PREFIXES) >= 4096:
+            _SECOND_PREFIXES.clear()
+        prefix = datetime.fromtimestamp(whole, timezone.utc).isoformat()[:-6]  # no "+00:00"
+        _SECOND_PREFIXES[whole] = prefix
+    return "%s.%06dZ" % (prefix, micros) if micros else prefix + "Z"
 
 
 def format_duration(duration_ns: int) -> str:
@@ -54,6 +80,8 @@ def format_duration(duration_ns: int) -> str:
     if duration_ns < 0:
         duration_ns = 0
     ms = (duration_ns + 500000) // 1000000
+    if ms < 60000:  # most spans take less than a minute
+        return "0.00:00:%02d.%03d" % divmod(ms, 1000)
     seconds, ms = divmod(ms, 1000)
     minutes, seconds = divmod(seconds, 60)
     hours, minutes = divmod(minutes, 60)

@@ -17,11 +17,12 @@ Envelopes are plain dicts in wire order, built with :func:`common.new_envelope`.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Mapping, Optional
+from typing import Any, Dict, List, Mapping, Optional, Sequence
 
 from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
+from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import SpanKind, StatusCode
 
 from ai_core.envelopes.common import (
@@ -106,6 +107,29 @@ def _span_attributes(span: ReadableSpan) -> Mapping[str, Any]:
     return _attribute_dict(span.attributes)
 
 
+def _bounded_items(raw: Any) -> Optional[Sequence[Any]]:
+    """The items of an SDK span's ``_events`` / ``_links``, or None for another kind of span.
+
+    ``ReadableSpan.events`` and ``.links`` copy the SDK's ``BoundedList`` into a new tuple
+    through its locked, Python-level ``__iter__`` on every access, although almost every span
+    has none. An ended span's lists no longer change, so we read the deque behind them.
+    """
+    if raw.__class__ is BoundedList:
+        items = raw._dq  # noqa: SLF001 (read-only use of the SDK's storage)
+        return tuple(items) if items else ()
+    return None
+
+
+def _span_events(span: ReadableSpan) -> Sequence[Event]:
+    events = _bounded_items(getattr(span, "_events", None))
+    return span.events if events is None else events
+
+
+def _span_links(span: ReadableSpan) -> Sequence[Any]:
+    links = _bounded_items(getattr(span, "_links", None))
+    return span.links if links is None else links
+
+
 def _is_ok(span: ReadableSpan) -> bool:
     status = span.status
     return status is None or status.status_code is not _ERROR
@@ -150,7 +174,7 @@ def span_to_envelopes(
             _add_request_context(tags, request)
     envelopes = [envelope]
 
-    events = span.events
+    events = _span_events(span)
     if events:
         session = attrs.get("session.id")
         for event in events:
@@ -248,7 +272,7 @@ def _properties_and_measurements(span: ReadableSpan, attrs: Mapping[str, Any]) -
     scope = span.instrumentation_scope
     if scope is not None and scope.name in _METRIC_EXTRACTOR_SCOPES:
         properties["_MS.ProcessedByMetricExtractors"] = "True"
-    links = span.links
+    links = _span_links(span)
     if links:
         properties["_MS.links"] = links_property(links)
     raw = attrs.get("microsoft.custom_measurements")
@@ -272,7 +296,7 @@ def _request_envelope(
     url = source = agent = None
     if "az.namespace" in attrs:
         source = azure_sdk_target(attrs)
-        links = span.links
+        links = _span_links(span)
         if links:
             enqueued = time_since_enqueued(span.start_time, links)
             measurements = {"timeSinceEnqueued": enqueued, **measurements}
