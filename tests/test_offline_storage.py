@@ -460,6 +460,34 @@ def test_read_only_file_system_put_returns_none_and_logs_once(small_fs: Path, re
     assert storage.put([env(7)]) is not None and ids_of(storage) == [7]
 
 
+@posix_only
+def test_unwritable_directory_put_returns_none_and_logs_once(store_dir: Path, records: List[logging.LogRecord]) -> None:
+    storage = LocalStorage(str(store_dir))
+    os.chmod(store_dir, 0o500)
+    try:
+        try:
+            (store_dir / "probe").touch()
+        except PermissionError:
+            pass
+        else:  # root ignores permissions: the read-only file system test covers it there
+            pytest.skip("permissions are not enforced for this user")
+        assert [storage.put([env(i)]) for i in range(5)] == [None] * 5
+    finally:
+        os.chmod(store_dir, 0o700)
+    assert len(warnings(records)) == 1 and "Permission denied" in warnings(records)[0]
+    assert storage.put([env(7)]) is not None and ids_of(storage) == [7]
+
+
+def test_count_and_has_blobs_see_ready_and_leased_blobs_but_not_partial_writes(store_dir: Path) -> None:
+    storage = LocalStorage(str(store_dir))
+    assert storage.count() == 0 and storage.has_blobs() is False
+    (store_dir / (storage_mod._now_stamp() + "-cccccccccccccccc-n1.blob.tmp")).write_text("{}\n")
+    assert storage.count() == 0 and storage.has_blobs() is False
+    storage.put([env(1)])
+    storage.put([env(2)], lease_s=30)
+    assert storage.count() == 2 and storage.has_blobs() is True
+
+
 def test_put_never_raises_on_unserialisable_values(store_dir: Path) -> None:
     storage = LocalStorage(str(store_dir))
     assert storage.put([{"id": 1, "when": object()}]) is not None
@@ -470,7 +498,7 @@ def test_put_never_raises_on_unserialisable_values(store_dir: Path) -> None:
 def test_lease_next_with_thousands_of_blobs_needs_one_scan_and_no_stat_calls(store_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     storage = LocalStorage(str(store_dir))
     stamp = storage_mod._now_stamp()
-    for i in range(5000):
+    for i in range(2000):
         (store_dir / ("%s-%016x-n1.blob" % (stamp, i))).write_text(json.dumps(env(i)) + "\n")
     list(storage.lease_next(limit=1))  # the first call also runs maintenance
     stats = []

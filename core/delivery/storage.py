@@ -384,14 +384,15 @@ class LocalStorage:
             )
 
     # -- listing ---------------------------------------------------------------------------
-    def _names(self) -> List[str]:
-        """Sorted names of the regular files (no symlinks): one scandir, no stat calls."""
+    def _names(self, sort: bool = True) -> List[str]:
+        """Names of the regular files (no symlinks), oldest first: one scandir, no stat calls."""
         try:
             with os.scandir(self.directory) as it:
                 names = [e.name for e in it if e.is_file(follow_symlinks=False)]
         except OSError:
             return []
-        names.sort()
+        if sort:
+            names.sort()
         return names
 
     def _sizes(self) -> List[Tuple[str, "re.Match[str]", int]]:
@@ -418,11 +419,23 @@ class LocalStorage:
     def count(self) -> int:
         """Blobs stored, leased ones included."""
         n = 0
-        for name in self._names():
+        for name in self._names(sort=False):
             m = _NAME.match(name)
             if m is not None and not m.group("tmp"):
                 n += 1
         return n
+
+    def has_blobs(self) -> bool:
+        """``count() > 0``, stopping at the first blob (leased ones included)."""
+        try:
+            with os.scandir(self.directory) as it:
+                for e in it:
+                    m = _NAME.match(e.name)
+                    if m is not None and not m.group("tmp") and e.is_file(follow_symlinks=False):
+                        return True
+        except OSError:
+            pass
+        return False
 
     # -- maintenance -----------------------------------------------------------------------
     def maintain(self) -> None:
