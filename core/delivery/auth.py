@@ -66,11 +66,12 @@ class BearerTokenProvider:
                 value = getattr(access, "token", None)
                 expires_on = float(getattr(access, "expires_on", 0) or 0)
             except Exception as exc:  # whatever the credential raises, we report and carry on
-                raise TokenError("credential.get_token failed: %s: %s" % (type(exc).__name__, _short(exc))) from None
+                text = "%s: %s" % (type(exc).__name__, _short(exc))
+                raise TokenError("credential.get_token failed: " + text) from None
             if not isinstance(value, str) or not value:
                 raise TokenError("credential.get_token returned no token")
             if not _header_safe(value):
-                raise TokenError("credential.get_token returned a token that is not a valid header value")
+                raise TokenError("credential.get_token returned an invalid header value")
             self._token = value
             self._refresh_at = expires_on - REFRESH_MARGIN_S
             return value

@@ -37,6 +37,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import unquote, urljoin, urlsplit
 
+from ai_core.delivery.auth import TokenError
 from ai_core.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -45,6 +46,7 @@ USER_AGENT = "appinsights-otel/%s" % __version__
 MAX_REDIRECTS = 10
 _REDIRECTS = (307, 308)
 _ERROR_LIMIT = 500  # characters of an error text
+_SECRET_HEADERS = ("authorization", "proxy-authorization", "cookie", "x-api-key")
 
 
 @dataclass
@@ -190,7 +192,9 @@ def _new_connection(
             return http.client.HTTPConnection(proxy.host, proxy.port, timeout=timeout)
         return http.client.HTTPConnection(target.host, target.port, timeout=timeout)
     if proxy is None:
-        return http.client.HTTPSConnection(target.host, target.port, timeout=timeout, context=ssl_context)
+        return http.client.HTTPSConnection(
+            target.host, target.port, timeout=timeout, context=ssl_context
+        )
     conn = http.client.HTTPSConnection(proxy.host, proxy.port, timeout=timeout, context=ssl_context)
     tunnel_headers = {"Proxy-Authorization": proxy.authorization} if proxy.authorization else None
     conn.set_tunnel(target.host, target.port, headers=tunnel_headers)
@@ -245,7 +249,13 @@ class Transport:
         token_provider: Any = None,
         ssl_context: Optional[ssl.SSLContext] = None,
     ) -> None:
-        self._target = _Target.parse(track_url)
+        self._setup_error: Optional[str] = None
+        try:
+            self._target = _Target.parse(track_url)
+        except ValueError as exc:  # reported by every post (status 0), never raised at start-up
+            self._target = _Target("http", "invalid.invalid", 80, "/")
+            self._setup_error = "invalid ingestion URL: %s" % exc
+            logger.error("cannot send telemetry: %s", self._setup_error)
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
         self._headers = {
@@ -261,7 +271,8 @@ class Transport:
         self._proxy_env = read_proxy_environment()
         self._proxy: Optional[_Proxy] = None
         self._proxy_error: Optional[str] = None
-        self._select_proxy()
+        if self._setup_error is None:
+            self._select_proxy()
         self._conn: Optional[http.client.HTTPConnection] = None
         self._lock = threading.Lock()
         self._insecure_logged = False
@@ -288,7 +299,8 @@ class Transport:
                 return self._post(body, extra_headers)
             except Exception as exc:  # a bug or an odd library error must not reach the caller
                 self._drop_connection()
-                logger.debug("unexpected error while posting to %s", self._target.origin, exc_info=False)
+                origin = self._target.origin
+                logger.debug("unexpected %s while posting to %s", type(exc).__name__, origin)
                 return self._failure(exc)
 
     # -- one post, following same-host redirects -------------------------------------------
@@ -296,8 +308,8 @@ class Transport:
         redirects = 0
         while True:
             target = self._target
-            if self._proxy_error:
-                return TrackResponse(status=0, error=self._proxy_error)
+            if self._setup_error or self._proxy_error:
+                return TrackResponse(status=0, error=self._setup_error or self._proxy_error)
             headers = dict(self._headers)
             if extra_headers:
                 headers.update(extra_headers)
@@ -324,7 +336,9 @@ class Transport:
                 return result
             self._switch_target(new_target)
 
-    def _add_authorization(self, target: _Target, headers: Dict[str, str]) -> Optional[TrackResponse]:
+    def _add_authorization(
+        self, target: _Target, headers: Dict[str, str]
+    ) -> Optional[TrackResponse]:
         """Adds ``Authorization: Bearer``; a TrackResponse(status=0) when it cannot."""
         if self._token_provider is None:
             return None
@@ -340,7 +354,7 @@ class Transport:
         try:
             token = self._token_provider.token()
         except Exception as exc:  # TokenError, or whatever a custom provider raises
-            text = str(exc) if type(exc).__name__ == "TokenError" else "%s: %s" % (type(exc).__name__, exc)
+            text = str(exc) if isinstance(exc, TokenError) else "%s: %s" % (type(exc).__name__, exc)
             return TrackResponse(status=0, error=_truncate("no Entra ID token: %s" % text))
         headers["Authorization"] = "Bearer " + token
         return None
@@ -348,7 +362,9 @@ class Transport:
     def _switch_target(self, new_target: _Target) -> None:
         old = self._target
         self._target = new_target
-        if (new_target.scheme, new_target.host, new_target.port) != (old.scheme, old.host, old.port):
+        if new_target == old:
+            return  # a redirect to the very same URL: nothing to switch (the loop is bounded)
+        if new_target.origin != old.origin:
             self._drop_connection()
             self._select_proxy()
         logger.info("ingestion endpoint redirected: now sending to %s", new_target.origin)
@@ -382,10 +398,11 @@ class Transport:
                 # processed it: on a reused socket that died while idle, reconnect once.
                 self._drop_connection()
                 if reused and attempt == 1 and not isinstance(exc, socket.timeout):
-                    logger.debug("kept-alive connection to %s was closed; reconnecting", target.origin)
+                    logger.debug("kept-alive connection to %s closed; reconnecting", target.origin)
                     continue
                 if isinstance(exc, socket.timeout):
-                    return TrackResponse(status=0, error="sending timed out after %gs" % self._read_timeout)
+                    error = "sending timed out after %gs" % self._read_timeout
+                    return TrackResponse(status=0, error=error)
                 return self._failure(exc, "send failed")
             return self._read_response(conn)
         return TrackResponse(status=0, error="unreachable")  # pragma: no cover
@@ -398,13 +415,12 @@ class Transport:
         self._drop_connection()
         conn = _new_connection(self._target, self._proxy, self._connect_timeout, self._context())
         try:
-            conn.connect()  # TCP, CONNECT through the proxy, TLS handshake: all under connect_timeout
+            conn.connect()  # TCP, proxy CONNECT, TLS handshake: all under connect_timeout
         except socket.timeout:
             conn.close()
             where = "proxy %s" % self._proxy.display if self._proxy else self._target.origin
-            raise _SendFailed(
-                TrackResponse(status=0, error="connect to %s timed out after %gs" % (where, self._connect_timeout))
-            ) from None
+            error = "connect to %s timed out after %gs" % (where, self._connect_timeout)
+            raise _SendFailed(TrackResponse(status=0, error=error)) from None
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             raise _SendFailed(self._failure(exc, "connect failed")) from None
@@ -419,7 +435,8 @@ class Transport:
             raw = resp.read()
         except socket.timeout:
             self._drop_connection()
-            return TrackResponse(status=0, error="no answer: read timed out after %gs" % self._read_timeout)
+            error = "no answer: read timed out after %gs" % self._read_timeout
+            return TrackResponse(status=0, error=error)
         except (OSError, http.client.HTTPException) as exc:
             self._drop_connection()
             return self._failure(exc, "no answer")
@@ -435,7 +452,9 @@ class Transport:
             )
         except (TypeError, ValueError):
             result = TrackResponse(
-                status=resp.status, retry_after=resp.getheader("Retry-After"), location=resp.getheader("Location")
+                status=resp.status,
+                retry_after=resp.getheader("Retry-After"),
+                location=resp.getheader("Location"),
             )
         if resp.will_close or conn.sock is None:
             self._drop_connection()
@@ -488,7 +507,7 @@ def _secret_values(headers: Mapping[str, str], proxy: Optional[_Proxy]) -> List[
     """Values that must never appear in an error text: auth headers, tokens, proxy credentials."""
     secrets = []
     for name, value in headers.items():
-        if name.lower() in ("authorization", "proxy-authorization", "cookie", "x-api-key") and value:
+        if name.lower() in _SECRET_HEADERS and value:
             secrets.append(value)
             if " " in value:
                 secrets.append(value.split(" ", 1)[1])  # the bare token / credentials
