@@ -1,0 +1,37 @@
+// The emulator's JSON API (routes and shapes: core/emulator/__init__.py).
+
+export class ApiError extends Error {}
+
+async function request(method, path, params) {
+  const url = new URL(path, location.origin);
+  for (const [k, v] of Object.entries(params || {})) {
+    if (v !== null && v !== undefined && v !== "") url.searchParams.set(k, v);
+  }
+  let response;
+  try {
+    response = await fetch(url, { method, headers: { Accept: "application/json" }, cache: "no-store" });
+  } catch (err) {
+    throw new ApiError(`The emulator at ${location.origin} is not reachable (${err.message}).`);
+  }
+  let body = null;
+  try { body = await response.json(); } catch { /* not JSON */ }
+  if (!response.ok) throw new ApiError((body && body.error) || `${method} ${url.pathname}: HTTP ${response.status}`);
+  return body;
+}
+
+export const api = {
+  items: (params) => request("GET", "/api/items", params),
+  item: (id) => request("GET", `/api/items/${encodeURIComponent(id)}`),
+  operation: (id) => request("GET", `/api/operations/${encodeURIComponent(id)}`),
+  roles: () => request("GET", "/api/roles"),
+  map: () => request("GET", "/api/map"),
+  rejected: (params) => request("GET", "/api/rejected", params),
+  stats: () => request("GET", "/api/stats"),
+  clear: () => request("DELETE", "/api/items"),
+};
+
+export const EMULATOR_IKEY = "00000000-0000-0000-0000-000000000000";
+
+export function connectionString() {
+  return `InstrumentationKey=${EMULATOR_IKEY};IngestionEndpoint=${location.origin}`;
+}
