@@ -36,6 +36,9 @@ exactly one succeeds and the others get ``ENOENT`` and move on. So:
 * done: ``unlink`` our lock name. If our lease had expired and another process took the blob,
   our name no longer exists and the unlink (or read, or release) quietly does nothing.
 
+``lease_next`` costs one ``scandir`` and a sort of the names, no ``stat`` per blob, and stops
+after ``limit``; ``has_blobs()`` is the cheapest "is there a backlog?" (stops at the first).
+
 A lease that outlives its holder simply expires; the blob is then sent again by whoever leases
 it next. The one way an item is sent twice is a holder still sending when its lease expires,
 so callers lease for longer than a send can take (request timeout plus a margin).
@@ -252,18 +255,21 @@ class Blob:
             fd = os.open(self.path, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC)
         except OSError as exc:
             if exc.errno != errno.ENOENT:  # ENOENT: our lease expired and another process has it
-                logger.warning("Application Insights: cannot read offline blob %s: %s", self.path, exc.strerror)
+                logger.warning("Application Insights: cannot read offline blob %s: %s",
+                               self.path, exc.strerror)
             return []
         try:
             with os.fdopen(fd, "rb") as f:
                 st = os.fstat(f.fileno())
                 uid = _euid()
                 if not stat.S_ISREG(st.st_mode) or (uid is not None and st.st_uid != uid):
-                    logger.warning("Application Insights: ignoring offline blob %s: not a file of ours", self.path)
+                    logger.warning("Application Insights: ignoring offline blob %s: not a file of ours",
+                                   self.path)
                     return []
                 data = f.read()
         except OSError as exc:
-            logger.warning("Application Insights: cannot read offline blob %s: %s", self.path, exc.strerror)
+            logger.warning("Application Insights: cannot read offline blob %s: %s",
+                           self.path, exc.strerror)
             return []
         envelopes: List[Dict[str, Any]] = []
         bad = 0
@@ -324,10 +330,12 @@ class LocalStorage:
             return None
         try:
             data = "".join(
-                json.dumps(e, ensure_ascii=False, separators=(",", ":"), default=str) + "\n" for e in envelopes
+                json.dumps(e, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
+                for e in envelopes
             ).encode("utf-8", "surrogatepass")
             if len(data) > self.max_bytes:
-                self._write_failed("a batch of %d bytes is larger than the storage cap of %d bytes" % (len(data), self.max_bytes))
+                self._write_failed("a batch of %d bytes is larger than the storage cap of %d bytes"
+                                   % (len(data), self.max_bytes))
                 return None
             self._make_room(len(data))
             try:
@@ -529,7 +537,8 @@ class LocalStorage:
             expiry = m.group("expiry")
             if expiry is not None and expiry > now_stamp:
                 continue  # leased by someone (maybe us) and not expired
-            target = os.path.join(self.directory, "%s@%s%s" % (m.group("base"), _now_stamp(now + lease_s), LOCK))
+            expires = _now_stamp(now + lease_s)
+            target = os.path.join(self.directory, "%s@%s%s" % (m.group("base"), expires, LOCK))
             try:
                 os.rename(path, target)  # atomic: the first process to rename owns the blob
             except OSError:
@@ -544,7 +553,9 @@ class LocalStorage:
         if m is None:
             return False
         base = os.path.join(self.directory, m.group("base"))
-        target = base if retry_after_s <= 0 else "%s@%s%s" % (base, _now_stamp(time.time() + retry_after_s), LOCK)
+        target = base
+        if retry_after_s > 0:
+            target = "%s@%s%s" % (base, _now_stamp(time.time() + retry_after_s), LOCK)
         try:
             os.rename(blob.path, target)
         except OSError:
