@@ -177,6 +177,20 @@ def seed(connection_string: str, timeout: float = 30.0) -> None:
             backend.communicate()
 
 
+def request_envelope(name: str, role: str = "frontend", success: bool = True) -> Dict[str, object]:
+    """A minimal valid request envelope timed now (for live-update checks)."""
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    op = os.urandom(16).hex()
+    return {
+        "name": "Microsoft.ApplicationInsights.Request", "time": now,
+        "iKey": "00000000-0000-0000-0000-000000000000",
+        "tags": {"ai.cloud.role": role, "ai.operation.id": op, "ai.operation.name": name},
+        "data": {"baseType": "RequestData", "baseData": {
+            "ver": 2, "id": os.urandom(8).hex(), "name": name, "duration": "00:00:00.042",
+            "responseCode": "200" if success else "500", "success": success}},
+    }
+
+
 def post_invalid(base_url: str) -> Dict[str, object]:
     """Post a valid trace and a request envelope without its required responseCode; returns the reply."""
     now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")

@@ -201,6 +201,7 @@ export function listView(kindKey, params, app) {
 
   function closeDrawer() {
     drawer.hidden = true;
+    clear(drawer);
     state.selectedId = null;
     renderRows();
   }
