@@ -14,6 +14,43 @@ from typing import Dict, Optional
 logger = logging.getLogger("ai_core")
 
 
+class _LastResortHandler(logging.StreamHandler):
+    """Shows our warnings on stderr when nothing else would.
+
+    Python prints unhandled warnings through ``logging.lastResort`` only when *no* handler
+    exists; our own export handler on the root logger would count as one (and filters our
+    records out), so without this our diagnostics would vanish in an app with no logging
+    set up. When the app has its own handler, that one shows them instead, once.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.setLevel(logging.WARNING)
+        self.setFormatter(logging.Formatter("%(name)s: %(levelname)s: %(message)s"))
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if not _someone_else_handles(record, self):
+            super().emit(record)
+
+
+def _someone_else_handles(record: logging.LogRecord, me: logging.Handler) -> bool:
+    current: "logging.Logger | None" = logging.getLogger(record.name)
+    while current is not None:
+        for handler in current.handlers:
+            if handler is me or type(handler).__name__ == "ApplicationInsightsLogHandler":
+                continue
+            if record.levelno >= handler.level:
+                return True
+        if not current.propagate:
+            return False
+        current = current.parent  # type: ignore[assignment]
+    return False
+
+
+if not any(isinstance(h, _LastResortHandler) for h in logger.handlers):
+    logger.addHandler(_LastResortHandler())
+
+
 class DropCounter:
     """Counts dropped telemetry items by reason and logs a summary at most every ``interval_s``."""
 

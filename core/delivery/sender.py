@@ -29,9 +29,10 @@ Envelope = Dict[str, Any]
 MAX_ATTEMPTS = 3  # in memory, per batch, before it goes to disk
 BACKOFF_S = 0.5
 MAX_INLINE_WAIT_S = 5.0  # a longer Retry-After is honoured through the storage lease instead
-DRAIN_BLOBS = 3  # per drain
-DRAIN_PAUSE_S = 30.0  # after a stored blob failed again
-STORED_LEASE_S = 10.0  # first retry of a freshly stored batch, unless Retry-After says more
+DRAIN_BLOBS = 8  # per drain, sent together as one request
+DRAIN_PAUSE_S = 5.0  # after a stored blob failed again; doubles per failure up to the max
+MAX_DRAIN_PAUSE_S = 60.0
+STORED_LEASE_S = 5.0  # first retry of a freshly stored batch, unless Retry-After says more
 
 
 class LazyStorage:
@@ -60,16 +61,16 @@ class LazyStorage:
         return self._storage
 
     def has_backlog(self) -> bool:
-        """Cheap: a missing directory means no backlog, without creating it."""
-        if self._storage is None:
-            try:
-                with os.scandir(self.directory) as it:
-                    if not any(e.name.endswith((".blob", ".lock")) for e in it):
-                        return False
-            except OSError:
-                return False
+        """Cheap: a missing directory means no backlog, and is not created here.
+
+        An existing one is opened (and so checked) right away, so a planted symlink or a
+        directory of another user is reported when the app starts sending, not at the
+        first outage.
+        """
+        if self._storage is None and not self._refused and not os.path.lexists(self.directory):
+            return False
         storage = self.get()
-        return storage is not None and storage.count() > 0
+        return storage is not None and storage.has_blobs()
 
 
 class Sender:
@@ -87,6 +88,7 @@ class Sender:
         self._sleep = sleep
         self._max_attempts = max_attempts
         self._drain_paused_until = 0.0
+        self._drain_failures = 0
         # Cleared at shutdown: a process being stopped has seconds, not a backoff schedule,
         # so each batch gets one attempt and the rest goes to offline storage at once.
         self.patient = True
@@ -101,6 +103,9 @@ class Sender:
         with self._lock:
             all_delivered = self._send_with_retries(list(envelopes), patient)
         if all_delivered and patient:
+            # The endpoint is evidently up: stop pausing and catch up on stored batches.
+            self._drain_paused_until = 0.0
+            self._drain_failures = 0
             self.drain()
         return all_delivered
 
@@ -154,7 +159,11 @@ class Sender:
         return self.storage is not None and self.storage.has_backlog()
 
     def drain(self, limit: int = DRAIN_BLOBS) -> int:
-        """Re-send up to ``limit`` stored blobs; returns how many were settled."""
+        """Re-send up to ``limit`` stored blobs as one request; returns how many were settled.
+
+        A few blobs per drain, joined into one batch: recovery after an outage catches up
+        quickly without a burst of requests that would be throttled again.
+        """
         if self.storage is None or time.monotonic() < self._drain_paused_until:
             return 0
         if not self.storage.has_backlog():
@@ -162,27 +171,32 @@ class Sender:
         storage = self.storage.get()
         if storage is None:
             return 0
-        settled = 0
         with self._lock:
-            for blob in storage.lease_next(lease_s=60.0, limit=limit):
-                try:
-                    envelopes = blob.read()
-                except Exception:
-                    DROPS.add("unreadable offline storage blob")
+            blobs = list(storage.lease_next(lease_s=60.0, limit=limit))
+            envelopes: List[Envelope] = []
+            for blob in blobs:
+                envelopes.extend(blob.read())  # never raises; bad lines are counted by storage
+            if not envelopes:
+                for blob in blobs:
                     blob.delete()
-                    continue
-                verdict = self._post(envelopes)
-                for part in verdict.split:  # a stored batch the endpoint found too large
-                    self.keep(part)
-                if verdict.retry and len(verdict.retry) == len(envelopes):
-                    blob.release(max(DRAIN_PAUSE_S, verdict.retry_after_s or 0.0))
-                    self._drain_paused_until = time.monotonic() + DRAIN_PAUSE_S
-                    break
+                return len(blobs)
+            verdict = self._post(envelopes)
+            if verdict.retry and len(verdict.retry) == len(envelopes):
+                self._drain_failures += 1
+                pause = min(MAX_DRAIN_PAUSE_S, DRAIN_PAUSE_S * 2 ** (self._drain_failures - 1))
+                pause = max(pause, verdict.retry_after_s or 0.0)
+                for blob in blobs:  # free again soon; the pause decides when we try
+                    blob.release(min(pause, 1.0) if verdict.retry_after_s is None else pause)
+                self._drain_paused_until = time.monotonic() + pause
+                return 0
+            self._drain_failures = 0
+            for part in verdict.split:  # stored items the endpoint found too large together
+                self.keep(part)
+            if verdict.retry:  # partly delivered: keep only what is still owed
+                self.keep(verdict.retry, verdict.retry_after_s)
+            for blob in blobs:
                 blob.delete()
-                if verdict.retry:  # partly delivered: keep only what is still owed
-                    self.keep(verdict.retry, verdict.retry_after_s)
-                settled += 1
-        return settled
+            return len(blobs)
 
     def close(self) -> None:
         self.transport.close()

@@ -150,8 +150,9 @@ class ExportWorker:
                     self._collect_metrics()
                     self._export_queued()
                 if self._drain is not None and not stopping and now >= self._next_drain:
-                    self._next_drain = now + DRAIN_EVERY_S
-                    self._drain()
+                    settled = self._drain()
+                    # While a backlog is being worked off, come back on the next cycle.
+                    self._next_drain = now + (self._schedule_s if settled else DRAIN_EVERY_S)
             except Exception:  # the worker must survive anything an export does
                 logger.warning("Application Insights export failed unexpectedly", exc_info=True)
             with self._done:

@@ -1,0 +1,198 @@
+"""Delivery under faults, with real processes and real HTTP to the emulator (issue 4)."""
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ai_core.emulator import Emulator
+
+ROOT = Path(__file__).resolve().parent.parent
+EMITTER = str(Path(__file__).resolve().parent / "apps" / "emitter.py")
+IKEY = "00000000-0000-0000-0000-000000000000"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cs_for(port):
+    return "InstrumentationKey=%s;IngestionEndpoint=http://127.0.0.1:%d" % (IKEY, port)
+
+
+def start_app(port, **env):
+    full = {k: v for k, v in os.environ.items() if not k.startswith(("APPLICATIONINSIGHTS_", "OTEL_"))}
+    full["APPLICATIONINSIGHTS_CONNECTION_STRING"] = cs_for(port)
+    full.update({k: str(v) for k, v in env.items()})
+    return subprocess.Popen([sys.executable, EMITTER], cwd=str(ROOT), env=full,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def run_app(port, timeout=60, **env):
+    proc = start_app(port, **env)
+    out, err = proc.communicate(timeout=timeout)
+    return proc.returncode, out, err
+
+
+def request_names(emu, prefix):
+    items = emu.items(type="request", limit=10000)
+    return sorted(i["name"] for i in items if i["name"].startswith("GET /%s/" % prefix))
+
+
+def wait_for_names(emu, prefix, expected, timeout):
+    deadline = time.time() + timeout
+    names = []
+    while time.time() < deadline:
+        names = request_names(emu, prefix)
+        if len(names) >= expected:
+            break
+        time.sleep(0.25)
+    return names
+
+
+def expected_names(prefix, count):
+    return sorted("GET /%s/%d" % (prefix, i) for i in range(count))
+
+
+@pytest.fixture()
+def emu():
+    with Emulator(port=0, db=":memory:") as e:
+        yield e
+
+
+def test_a_503_storm_is_retried_and_every_item_arrives_once(emu, tmp_path):
+    emu.add_fault(status=503, count=2)
+    rc, out, err = run_app(emu.port, COUNT=20, PREFIX="storm", THEN="flush", STORAGE_DIR=tmp_path / "s")
+    assert rc == 0, err
+    assert request_names(emu, "storm") == expected_names("storm", 20)
+
+
+def test_429_with_retry_after_is_honoured(emu, tmp_path):
+    emu.add_fault(status=429, count=1, retry_after=2)
+    started = time.time()
+    rc, out, err = run_app(emu.port, COUNT=3, PREFIX="throttled", THEN="flush", STORAGE_DIR=tmp_path / "s")
+    assert rc == 0, err
+    assert time.time() - started >= 2.0
+    assert request_names(emu, "throttled") == expected_names("throttled", 3)
+
+
+def test_439_is_retried_instead_of_dropped(emu, tmp_path):
+    emu.add_fault(status=439, count=1)
+    rc, out, err = run_app(emu.port, COUNT=5, PREFIX="quota", THEN="flush", STORAGE_DIR=tmp_path / "s")
+    assert rc == 0, err
+    assert request_names(emu, "quota") == expected_names("quota", 5)
+
+
+def test_206_with_mixed_codes_resends_only_the_retriable_items(emu, tmp_path):
+    # One batch: the _OTELRESOURCE_ metric first, then the three requests.
+    emu.add_fault(item_status=[200, 200, 500, 400], count=1)
+    rc, out, err = run_app(emu.port, COUNT=3, PREFIX="mixed", THEN="flush", STORAGE_DIR=tmp_path / "s")
+    assert rc == 0, err
+    # item 0 accepted at once, item 1 retried and accepted, item 2 rejected for good (400).
+    assert request_names(emu, "mixed") == ["GET /mixed/0", "GET /mixed/1"]
+    assert "rejected by the endpoint (item status 400)" in err
+
+
+def test_endpoint_down_30s_while_emitting_then_up_every_item_arrives_once(tmp_path):
+    port = free_port()
+    count, every = 120, 0.25  # 30 s of continuous traffic, endpoint down for the first 30 s
+    app = start_app(port, COUNT=count, EVERY_S=every, PREFIX="outage", THEN="sleep:60", STORAGE_DIR=tmp_path / "s")
+    try:
+        time.sleep(30)
+        with Emulator(port=port, db=":memory:") as emu:
+            names = wait_for_names(emu, "outage", count, timeout=60)
+            assert names == expected_names("outage", count)
+    finally:
+        app.kill()
+        app.communicate()
+
+
+def test_items_stored_by_a_killed_process_are_delivered_by_the_next_one(tmp_path):
+    port = free_port()
+    storage = tmp_path / "shared-storage"
+    rc, out, err = run_app(port, COUNT=10, PREFIX="orphan", THEN="flush-kill", STORAGE_DIR=storage)
+    assert rc == -signal.SIGKILL, err
+    assert any(storage.iterdir()), "the failed exports should be on disk"
+    with Emulator(port=port, db=":memory:") as emu:
+        # A restarted app that records nothing still drains what the dead one left behind.
+        app = start_app(port, COUNT=0, THEN="sleep:30", STORAGE_DIR=storage)
+        try:
+            names = wait_for_names(emu, "orphan", 10, timeout=25)
+        finally:
+            app.kill()
+            app.communicate()
+    assert names == expected_names("orphan", 10)
+
+
+def test_disabled_offline_storage_touches_no_disk_even_on_a_read_only_file_system(tmp_path):
+    ro = tmp_path / "ro"
+    ro.mkdir()
+    port = free_port()  # nothing listens: exports fail, and storage would be needed
+    script = (
+        "mount --bind {ro} {ro} && mount -o remount,bind,ro {ro} && "
+        "TMPDIR={ro} HOME={ro} {py} {app}"
+    ).format(ro=ro, py=sys.executable, app=EMITTER)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("APPLICATIONINSIGHTS_", "OTEL_"))}
+    env.update(APPLICATIONINSIGHTS_CONNECTION_STRING=cs_for(port), DISABLE_STORAGE="1", COUNT="5", THEN="flush")
+    proc = subprocess.run(["unshare", "-m", "--", "sh", "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    if "unshare failed" in proc.stderr or "Operation not permitted" in proc.stderr:
+        pytest.skip("mount namespaces are not available here: " + proc.stderr.strip())
+    assert proc.returncode == 0, proc.stderr
+    # Nothing could be delivered, and the loss is counted and said, not silent.
+    assert "6 not delivered and offline storage is off" in proc.stderr
+    assert list(ro.iterdir()) == []
+
+
+def test_a_symlinked_storage_directory_is_refused_and_telemetry_still_flows(emu, tmp_path):
+    target = tmp_path / "elsewhere"
+    target.mkdir()
+    link = tmp_path / "storage"
+    link.symlink_to(target)
+    rc, out, err = run_app(emu.port, COUNT=3, PREFIX="linked", THEN="flush", STORAGE_DIR=link)
+    assert rc == 0, err
+    assert "symbolic link" in err and "offline storage is off" in err
+    assert request_names(emu, "linked") == expected_names("linked", 3)
+    assert list(target.iterdir()) == []
+
+
+def test_a_storage_directory_owned_by_another_user_is_refused(emu, tmp_path):
+    if os.getuid() != 0:
+        pytest.skip("needs root to chown a directory to another user")
+    other = tmp_path / "other"
+    other.mkdir(mode=0o777)
+    os.chown(other, 65534, 65534)
+    rc, out, err = run_app(emu.port, COUNT=2, PREFIX="foreign", THEN="flush", STORAGE_DIR=other)
+    assert rc == 0, err
+    assert "owned by another user" in err
+    assert request_names(emu, "foreign") == expected_names("foreign", 2)
+
+
+def test_a_process_that_records_nothing_starts_no_thread():
+    code = (
+        "import threading, ai_core\n"
+        "before = threading.active_count()\n"
+        "ai_core.configure(connection_string=%r, disable_offline_storage=True)\n"
+        "print(threading.active_count() - before)\n" % cs_for(9)
+    )
+    out = subprocess.run([sys.executable, "-c", code], cwd=str(ROOT), capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "0"
+
+
+def test_sigterm_flushes_what_was_recorded(emu, tmp_path):
+    app = start_app(emu.port, COUNT=4, PREFIX="sigterm", THEN="wait-signal", STORAGE_DIR=tmp_path / "s")
+    try:
+        assert app.stdout.readline().strip() == "waiting"
+        app.send_signal(signal.SIGTERM)
+        app.communicate(timeout=20)
+    finally:
+        app.kill()
+    assert app.returncode == -signal.SIGTERM  # the default action still happens after the flush
+    assert request_names(emu, "sigterm") == expected_names("sigterm", 4)
