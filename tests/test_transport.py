@@ -392,6 +392,43 @@ def test_failure_after_the_request_was_sent_is_not_resent(servers, transports):
     assert server.connections == 2
 
 
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_forked_child_uses_its_own_connection_even_while_the_parent_posts(servers, transports):
+    # The parent is in the middle of a slow post (holding the transport's lock, using its
+    # socket) when it forks: the child must neither block nor write on the parent's socket.
+    first = threading.Event()
+
+    def behaviour(handler, seen):
+        if not first.is_set():
+            first.set()
+            time.sleep(1.0)
+        reply(handler)
+
+    server = ingest(servers, behaviour)
+    t = make(transports, server.url())
+    parent_results: List[int] = []
+    poster = threading.Thread(target=lambda: parent_results.append(t.post(BODY).status))
+    poster.start()
+    assert first.wait(5)
+    pid = os.fork()
+    if pid == 0:  # child
+        code = 1
+        try:
+            code = 0 if t.post(b"[1]").status == 200 and t.post(b"[2]").status == 200 else 1
+        finally:
+            os._exit(code)
+    start = time.monotonic()
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) == 0
+    assert time.monotonic() - start < 5
+    poster.join()
+    assert parent_results == [200] and t.post(BODY).status == 200
+    assert sorted(s.body for s in server.requests) == sorted([BODY, BODY, b"[1]", b"[2]"])
+    parent_conn = server.requests[0].connection
+    assert {s.connection for s in server.requests if s.body == BODY} == {parent_conn}
+    assert {s.connection for s in server.requests if s.body != BODY} != {parent_conn}
+
+
 def test_connection_close_header_is_honoured(servers, transports):
     server = ingest(servers, lambda h, s: (reply(h, 200, OK, {"Connection": "close"}), setattr(h, "close_connection", True)))
     t = make(transports, server.url())
