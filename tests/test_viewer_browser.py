@@ -245,5 +245,5 @@ def test_live_updates_pause_and_clear(seeded, page: Page) -> None:
     expect(page.get_by_test_id("clear-items")).to_have_text("Really clear?")
     page.get_by_test_id("clear-items").click()
     expect(page.get_by_test_id("empty-state")).to_contain_text("No requests yet")
-    expect(page.get_by_test_id("stat-stored")).to_contain_text("0")
+    expect(page.get_by_test_id("stat-stored").locator(".stat-value")).to_have_text("0")
     assert seeded["emu"].stats()["stored"]["items"] == 0

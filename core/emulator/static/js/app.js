@@ -133,10 +133,15 @@ async function tick() {
     try {
       const cleared = await refreshStats();
       await refreshRoles();
-      if (cleared) mount(); // someone else cleared the store: start the view over
-      else if (app.view && app.view.refresh) await app.view.refresh();
+      if (app.paused) {
+        // paused while the stats were loading: leave the view as it is
+      } else if (cleared) {
+        mount(); // someone else cleared the store: start the view over
+      } else if (app.view && app.view.refresh) {
+        await app.view.refresh();
+      }
       app.setError(null);
-      $("live-status").textContent = `Live · ${fmtClock(Date.now()).slice(0, 8)}`;
+      if (!app.paused) $("live-status").textContent = `Live · ${fmtClock(Date.now()).slice(0, 8)}`;
     } catch (err) {
       app.setError(err.message);
       $("live-status").textContent = "Disconnected";

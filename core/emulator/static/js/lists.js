@@ -241,7 +241,7 @@ export function listView(kindKey, params, app) {
     if (state.loading) return;
     const myToken = state.token;
     const res = await api.items(query({ after_id: state.maxId, limit: 1000 }));
-    if (state.token !== myToken) return;
+    if (state.token !== myToken || app.paused) return; // paused meanwhile: show nothing new
     if (!res.items.length) {
       if (shared.window !== "all") renderRows(); // items age out of the window
       return;

@@ -123,11 +123,14 @@ export function roleBadge(role) {
   return h("span", { class: "role", style: { "--role-hue": roleHue(role) } }, role);
 }
 
+// Distinct hues for role colours; red is left out because red means failure here.
+const ROLE_HUES = [215, 160, 275, 32, 320, 190, 95, 250, 55, 345];
+
 /** A stable hue per role name so a role keeps its colour across views. */
 export function roleHue(role) {
-  let hash = 0;
-  for (const ch of role || "") hash = (hash * 31 + ch.charCodeAt(0)) | 0;
-  return String(((hash % 360) + 360) % 360);
+  let hash = 2166136261;
+  for (const ch of role || "") hash = Math.imul(hash ^ ch.charCodeAt(0), 16777619);
+  return String(ROLE_HUES[(hash >>> 0) % ROLE_HUES.length]);
 }
 
 export function baseData(item) {
