@@ -35,6 +35,7 @@ from ai_core.envelopes.common import (
     resource_tags,
     synthetic_source,
 )
+from ai_core.privacy import safe_url
 from ai_core.envelopes.span_fields import (
     azure_sdk_target,
     client_ip,
@@ -107,27 +108,25 @@ def _span_attributes(span: ReadableSpan) -> Mapping[str, Any]:
     return _attribute_dict(span.attributes)
 
 
-def _bounded_items(raw: Any) -> Optional[Sequence[Any]]:
-    """The items of an SDK span's ``_events`` / ``_links``, or None for another kind of span.
-
-    ``ReadableSpan.events`` and ``.links`` copy the SDK's ``BoundedList`` into a new tuple
-    through its locked, Python-level ``__iter__`` on every access, although almost every span
-    has none. An ended span's lists no longer change, so we read the deque behind them.
-    """
-    if raw.__class__ is BoundedList:
-        items = raw._dq  # noqa: SLF001 (read-only use of the SDK's storage)
-        return tuple(items) if items else ()
-    return None
-
+# ``ReadableSpan.events`` and ``.links`` copy the SDK's ``BoundedList`` into a new tuple through
+# its locked, Python-level ``__iter__`` on every access, although almost every span has none.
+# An ended span's lists no longer change, so for an SDK span we read the deque behind them
+# (any other ReadableSpan takes the public way).
 
 def _span_events(span: ReadableSpan) -> Sequence[Event]:
-    events = _bounded_items(getattr(span, "_events", None))
-    return span.events if events is None else events
+    """The span's events, to iterate once."""
+    raw = getattr(span, "_events", None)
+    if raw.__class__ is BoundedList:
+        return raw._dq  # noqa: SLF001 (read-only use of the SDK's storage)
+    return span.events
 
 
 def _span_links(span: ReadableSpan) -> Sequence[Any]:
-    links = _bounded_items(getattr(span, "_links", None))
-    return span.links if links is None else links
+    raw = getattr(span, "_links", None)
+    if raw.__class__ is BoundedList:
+        items = raw._dq  # noqa: SLF001
+        return tuple(items) if items else ()
+    return span.links
 
 
 def _is_ok(span: ReadableSpan) -> bool:
@@ -229,8 +228,9 @@ def _span_tags(span: ReadableSpan, attrs: Mapping[str, Any], operation_id: str) 
     tags = resource_tags(span.resource)
     tags["ai.operation.id"] = operation_id
     parent = span.parent
-    if parent is not None and parent.span_id:
-        tags["ai.operation.parentId"] = "%016x" % parent.span_id
+    parent_id = parent.span_id if parent is not None else 0
+    if parent_id:
+        tags["ai.operation.parentId"] = "%016x" % parent_id
     if attrs:
         user = attrs.get("enduser.id")
         if user is not None:
@@ -301,7 +301,7 @@ def _request_envelope(
             enqueued = time_since_enqueued(span.start_time, links)
             measurements = {"timeSinceEnqueued": enqueued, **measurements}
     elif _has_http_method(attrs):
-        url = http_request_url(attrs)
+        url = safe_url(http_request_url(attrs))
         name = http_request_name(attrs, url, name)
         code = status_code(attrs)
         response_code = str(code)
@@ -343,7 +343,7 @@ def _client_fields(span: ReadableSpan, attrs: Mapping[str, Any]) -> tuple:
     if "az.namespace" in attrs:
         return str(attrs["az.namespace"]), azure_sdk_target(attrs), None, name, "0", None
     if _has_http_method(attrs):
-        url = http_dependency_url(attrs)
+        url = safe_url(http_dependency_url(attrs))
         method = attrs.get("http.request.method") or attrs.get("http.method")
         name = operation_name_from_url(method, url) or name
         target = http_dependency_target(attrs, url)
