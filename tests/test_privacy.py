@@ -79,6 +79,6 @@ def test_the_instrumentation_key_never_appears_in_our_logs(tmp_path):
         """
     )
     assert out.returncode == 0, out.stderr
-    assert "dropped" in out.stderr or "not delivered" in out.stderr or out.stderr  # it did log
+    assert "not delivered" in out.stderr  # our delivery diagnostics did run and log
     assert key not in out.stderr
     assert key not in out.stdout
