@@ -143,7 +143,9 @@ def build_sender(
     """Transport + (lazily opened) offline storage for one connection string."""
     storage = None
     if not disable_offline_storage:
-        storage = LazyStorage(storage_directory or default_storage_directory(connection_string.instrumentation_key))
+        # Keyed by key AND endpoint: what was stored for one endpoint is sent to that one only.
+        key = "%s;%s" % (connection_string.instrumentation_key, connection_string.ingestion_endpoint)
+        storage = LazyStorage(storage_directory or default_storage_directory(key))
     return Sender(Transport(connection_string.track_url, connect_timeout=timeout), storage)
 
 

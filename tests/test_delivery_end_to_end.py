@@ -196,3 +196,26 @@ def test_sigterm_flushes_what_was_recorded(emu, tmp_path):
         app.kill()
     assert app.returncode == -signal.SIGTERM  # the default action still happens after the flush
     assert request_names(emu, "sigterm") == expected_names("sigterm", 4)
+
+
+def test_four_processes_sharing_one_storage_directory_lose_nothing_and_send_nothing_twice(tmp_path):
+    port = free_port()
+    storage = tmp_path / "shared"
+    # Four apps fail to export (endpoint down), each storing its items in the same directory...
+    failing = [start_app(port, COUNT=15, PREFIX="p%d" % n, THEN="flush", STORAGE_DIR=storage) for n in range(4)]
+    for proc in failing:
+        proc.communicate(timeout=60)
+    with Emulator(port=port, db=":memory:") as emu:
+        # ...then four fresh ones drain that directory at the same time.
+        drainers = [start_app(port, COUNT=0, THEN="sleep:25", STORAGE_DIR=storage) for _ in range(4)]
+        try:
+            deadline = time.time() + 30
+            while time.time() < deadline and len(emu.items(type="request", limit=10000)) < 60:
+                time.sleep(0.25)
+            time.sleep(1)  # a duplicate would arrive right behind
+            names = sorted(i["name"] for i in emu.items(type="request", limit=10000))
+        finally:
+            for proc in drainers:
+                proc.kill()
+                proc.communicate()
+    assert names == sorted(expected_names("p%d" % n, 15)[i] for n in range(4) for i in range(15))

@@ -1,0 +1,28 @@
+"""A plain ASGI app for process-model tests (uvicorn --workers N spawns fresh processes)."""
+
+import logging
+import os
+
+from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
+
+import ai_core
+
+ai_core.configure(role_name="asgi-app", storage_directory=os.environ.get("STORAGE_DIR"))
+log = logging.getLogger("asgi_app")
+
+
+async def _app(scope, receive, send):
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    log.warning("served by pid %d", os.getpid())
+    await send({"type": "http.response.start", "status": 200, "headers": [(b"content-type", b"text/plain")]})
+    await send({"type": "http.response.body", "body": str(os.getpid()).encode()})
+
+
+application = OpenTelemetryMiddleware(_app)
