@@ -27,7 +27,7 @@ from ai_core.envelopes.common import cloud_role, cloud_role_instance
 from ai_core.envelopes.spans import request_operation_name
 from ai_core.errors import ConfigurationError
 from ai_core.exclusion import Exclusion
-from ai_core.delivery.processors import QueueLogRecordProcessor, QueueSpanProcessor, WorkerMetricReader
+from ai_core.delivery.processors import QueueLogRecordProcessor, QueueSpanProcessor, WorkerMetricReader, collect_all
 from ai_core.delivery.worker import ExportWorker
 from ai_core.exporters import (
     AzureMonitorLogExporter,
@@ -38,6 +38,7 @@ from ai_core.exporters import (
 from ai_core.instrumentations import enable_instrumentations
 from ai_core.log_export import install_log_handler
 from ai_core.options import Options, resolve_options
+from ai_core.otlp import build_otlp_exporters
 from ai_core.request_context import RequestContextRegistry, RequestContextSpanProcessor
 from ai_core.sampler import ApplicationInsightsSampler
 from ai_core.telemetry import Telemetry
@@ -137,8 +138,10 @@ def _build(opts: Options) -> Telemetry:
         "ai.cloud.roleInstance": cloud_role_instance(resource.attributes),
         "ai.internal.nodeName": cloud_role_instance(resource.attributes),
     }
+    # Before anything else is built: a missing optional package is a ConfigurationError.
+    otlp = build_otlp_exporters(opts.otlp_endpoint) if opts.otlp_endpoint else None
     registry = RequestContextRegistry()
-    sender = build_sender(parsed, opts.storage_directory, opts.disable_offline_storage)
+    sender = build_sender(parsed, opts.storage_directory, opts.disable_offline_storage, credential=opts.credential)
     exporter_kwargs: Dict[str, Any] = dict(
         connection_string=parsed,
         credential=opts.credential,
@@ -149,12 +152,17 @@ def _build(opts: Options) -> Telemetry:
     trace_exporter = AzureMonitorTraceExporter(request_lookup=registry, **exporter_kwargs)
     log_exporter = AzureMonitorLogExporter(request_lookup=registry, **exporter_kwargs)
     metric_exporter = AzureMonitorMetricExporter(**exporter_kwargs)
-    metric_reader = WorkerMetricReader(metric_exporter)
+    metric_readers = [WorkerMetricReader(metric_exporter)]
+    if otlp is not None:
+        metric_readers.append(WorkerMetricReader(otlp.metric_exporter))
 
-    # One background thread for every signal, started by the first item (not here).
-    worker = ExportWorker(drain=sender.drain, has_backlog=sender.has_backlog, collect_metrics=metric_reader.collect)
-    span_channel = worker.add_channel("spans", trace_exporter.export)
-    log_channel = worker.add_channel("log records", log_exporter.export)
+    # One background thread for every signal and destination, started by the first item (not here).
+    worker = ExportWorker(drain=sender.drain, has_backlog=sender.has_backlog, collect_metrics=collect_all(metric_readers))
+    span_channels = [worker.add_channel("spans", trace_exporter.export)]
+    log_channels = [worker.add_channel("log records", log_exporter.export)]
+    if otlp is not None:
+        span_channels.append(worker.add_channel("otlp spans", otlp.export_spans))
+        log_channels.append(worker.add_channel("otlp log records", otlp.export_logs))
 
     exclusion = Exclusion(opts.excluded_urls, opts.excluded_routes)
     sampler = ApplicationInsightsSampler(opts.sampling_ratio, exclude=exclusion.excludes_span_start)
@@ -162,14 +170,14 @@ def _build(opts: Options) -> Telemetry:
     tracer_provider.add_span_processor(RequestContextSpanProcessor(registry, request_operation_name))
     for proc in opts.span_processors:
         tracer_provider.add_span_processor(proc)
-    tracer_provider.add_span_processor(QueueSpanProcessor(worker, span_channel))
+    tracer_provider.add_span_processor(QueueSpanProcessor(worker, *span_channels))
 
     logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
     for proc in opts.log_record_processors:
         logger_provider.add_log_record_processor(proc)
-    logger_provider.add_log_record_processor(QueueLogRecordProcessor(worker, log_channel))
+    logger_provider.add_log_record_processor(QueueLogRecordProcessor(worker, *log_channels))
 
-    meter_provider = MeterProvider(resource=resource, metric_readers=[metric_reader], shutdown_on_exit=False)
+    meter_provider = MeterProvider(resource=resource, metric_readers=metric_readers, shutdown_on_exit=False)
 
     _set_global_providers(tracer_provider, logger_provider, meter_provider)
     handler = install_log_handler(logger_provider, opts.logger_name, opts.logging_level)

@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from ai_core.connection_string import ConnectionString
+from ai_core.delivery.auth import BearerTokenProvider
 from ai_core.delivery.sender import LazyStorage, Sender
 from ai_core.delivery.storage import default_storage_directory
 from ai_core.delivery.transport import Transport
@@ -87,7 +88,7 @@ class _ExporterBase:
         self._request_lookup = request_lookup
         self._role_tags = dict(role_tags or {})
         self._processors = tuple(telemetry_processors)
-        self._sender = sender or build_sender(parsed, storage_directory, disable_offline_storage, timeout)
+        self._sender = sender or build_sender(parsed, storage_directory, disable_offline_storage, timeout, credential)
         self._shut_down = False
 
     def _finish(self, envelopes: Iterable[Envelope]) -> List[Envelope]:
@@ -139,14 +140,25 @@ def build_sender(
     storage_directory: Optional[str] = None,
     disable_offline_storage: bool = False,
     timeout: float = 10.0,
+    credential: Any = None,
 ) -> Sender:
-    """Transport + (lazily opened) offline storage for one connection string."""
+    """Transport (with an Entra ID token when a credential is given) + lazily opened storage.
+
+    A credential without ``get_token`` fails here, at start-up, not at the first export.
+    """
+    token_provider = None
+    if credential is not None:
+        try:
+            token_provider = BearerTokenProvider(credential, connection_string.aad_audience)
+        except ValueError as exc:
+            raise ConfigurationError("credential: %s" % exc) from None
     storage = None
     if not disable_offline_storage:
         # Keyed by key AND endpoint: what was stored for one endpoint is sent to that one only.
         key = "%s;%s" % (connection_string.instrumentation_key, connection_string.ingestion_endpoint)
         storage = LazyStorage(storage_directory or default_storage_directory(key))
-    return Sender(Transport(connection_string.track_url, connect_timeout=timeout), storage)
+    transport = Transport(connection_string.track_url, connect_timeout=timeout, token_provider=token_provider)
+    return Sender(transport, storage)
 
 
 class AzureMonitorTraceExporter(_ExporterBase, SpanExporter):

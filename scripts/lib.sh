@@ -2,7 +2,7 @@
 
 # Debian packages the tests need (headless Chromium for the viewer test, PostgreSQL for SQL
 # dependencies). Installed only when missing, so a second run costs nothing.
-SYSTEM_PACKAGES=${SYSTEM_PACKAGES:-chromium}
+SYSTEM_PACKAGES=${SYSTEM_PACKAGES:-chromium openssl}
 
 ensure_system_packages() {
   local missing=()

@@ -543,12 +543,13 @@ def test_unknown_api_route_and_method(emulator):
 
 # -- static files ---------------------------------------------------------------------------
 
-def test_root_serves_placeholder_viewer(emulator):
+def test_root_serves_the_viewer_without_outside_assets(emulator):
     reply = http("GET", emulator.url + "/")
     assert reply.status == 200
     assert reply.headers["Content-Type"] == "text/html; charset=utf-8"
-    assert b"viewer is coming" in reply.body and b"/api/items" in reply.body
-    assert b"http://" not in reply.body and b"https://" not in reply.body  # works offline
+    assert b"<title>Application Insights emulator</title>" in reply.body
+    # Works offline: no script, style or font is loaded from another host.
+    assert b'src="http' not in reply.body and b'href="http' not in reply.body
 
 
 def test_static_files_never_escape_the_folder(emulator):

@@ -93,6 +93,12 @@ class Sender:
         # so each batch gets one attempt and the rest goes to offline storage at once.
         self.patient = True
         self._lock = threading.Lock()  # one batch on the wire at a time, whatever thread asks
+        if hasattr(os, "register_at_fork"):
+            # A parent thread may hold the lock at fork time; the child must not inherit that.
+            os.register_at_fork(after_in_child=self._after_fork)
+
+    def _after_fork(self) -> None:
+        self._lock = threading.Lock()
 
     # -- sending -----------------------------------------------------------------------------
     def send(self, envelopes: Sequence[Envelope]) -> bool:
