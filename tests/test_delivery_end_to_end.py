@@ -103,11 +103,11 @@ def test_206_with_mixed_codes_resends_only_the_retriable_items(emu, tmp_path):
 def test_endpoint_down_30s_while_emitting_then_up_every_item_arrives_once(tmp_path):
     port = free_port()
     count, every = 120, 0.25  # 30 s of continuous traffic, endpoint down for the first 30 s
-    app = start_app(port, COUNT=count, EVERY_S=every, PREFIX="outage", THEN="sleep:60", STORAGE_DIR=tmp_path / "s")
+    app = start_app(port, COUNT=count, EVERY_S=every, PREFIX="outage", THEN="sleep:120", STORAGE_DIR=tmp_path / "s")
     try:
         time.sleep(30)
         with Emulator(port=port, db=":memory:") as emu:
-            names = wait_for_names(emu, "outage", count, timeout=60)
+            names = wait_for_names(emu, "outage", count, timeout=90)
             assert names == expected_names("outage", count)
     finally:
         app.kill()

@@ -31,7 +31,7 @@ BACKOFF_S = 0.5
 MAX_INLINE_WAIT_S = 5.0  # a longer Retry-After is honoured through the storage lease instead
 DRAIN_BLOBS = 8  # per drain, sent together as one request
 DRAIN_PAUSE_S = 5.0  # after a stored blob failed again; doubles per failure up to the max
-MAX_DRAIN_PAUSE_S = 60.0
+MAX_DRAIN_PAUSE_S = 30.0
 STORED_LEASE_S = 5.0  # first retry of a freshly stored batch, unless Retry-After says more
 
 
