@@ -6,7 +6,8 @@ happen on the worker thread, never on the request thread.
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+import logging
+from typing import Any, Callable, Optional, Sequence
 
 from opentelemetry.context import Context
 from opentelemetry.sdk._logs import LogRecordProcessor
@@ -14,21 +15,25 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader, Metri
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from ai_core.delivery.worker import Channel, ExportWorker
+from ai_core.diagnostics import DROPS
+
+logger = logging.getLogger("ai_core")
 
 
 class QueueSpanProcessor(SpanProcessor):
-    """Sampled spans -> the worker's span queue."""
+    """Sampled spans -> the worker's span queue of every destination (ours, the Collector's)."""
 
-    def __init__(self, worker: ExportWorker, channel: Channel) -> None:
+    def __init__(self, worker: ExportWorker, *channels: Channel) -> None:
         self._worker = worker
-        self._channel = channel
+        self._channels = channels
 
     def on_start(self, span: Span, parent_context: Optional[Context] = None) -> None:
         pass
 
     def on_end(self, span: ReadableSpan) -> None:
         if span.context.trace_flags.sampled:
-            self._worker.submit(self._channel, span)
+            for channel in self._channels:
+                self._worker.submit(channel, span)
 
     def shutdown(self) -> None:
         pass  # the Telemetry handle stops the shared worker once, after every signal
@@ -38,14 +43,15 @@ class QueueSpanProcessor(SpanProcessor):
 
 
 class QueueLogRecordProcessor(LogRecordProcessor):
-    """Log records -> the worker's log queue."""
+    """Log records -> the worker's log queue of every destination."""
 
-    def __init__(self, worker: ExportWorker, channel: Channel) -> None:
+    def __init__(self, worker: ExportWorker, *channels: Channel) -> None:
         self._worker = worker
-        self._channel = channel
+        self._channels = channels
 
     def on_emit(self, log_record: Any) -> None:
-        self._worker.submit(self._channel, log_record)
+        for channel in self._channels:
+            self._worker.submit(channel, log_record)
 
     emit = on_emit  # older SDKs call emit()
 
@@ -75,3 +81,18 @@ class WorkerMetricReader(MetricReader):
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         return True
+
+
+def collect_all(readers: Sequence[MetricReader]) -> Callable[[], None]:
+    """The worker's ``collect_metrics``: one collection per reader (one per destination); a
+    reader that fails does not keep the others from exporting."""
+
+    def collect() -> None:
+        for reader in readers:
+            try:
+                reader.collect()
+            except Exception:
+                DROPS.add("metrics lost: collection or export raised")
+                logger.debug("metric collection raised", exc_info=True)
+
+    return collect

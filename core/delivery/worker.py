@@ -17,6 +17,8 @@ import time
 from collections import deque
 from typing import Any, Callable, Deque, List, Optional
 
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, set_value
+
 from ai_core.diagnostics import DROPS
 
 logger = logging.getLogger("ai_core")
@@ -136,6 +138,10 @@ class ExportWorker:
 
     # -- the worker thread -----------------------------------------------------------------------
     def _run(self) -> None:
+        # Every export runs here, ours and the OTLP exporters' alike: their HTTP calls (and
+        # anything else they do) must never be traced by the instrumentations the app enabled.
+        # Attached for the thread's whole life, which owns its own context.
+        attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
         while True:
             self._wake.wait(self._schedule_s)
             self._wake.clear()
