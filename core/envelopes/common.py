@@ -8,6 +8,7 @@ official exporter's time goes.
 
 from __future__ import annotations
 
+import json
 import locale
 import math
 import os
@@ -117,17 +118,28 @@ def properties_from(
     return out
 
 
-def finite_measurements(values: Optional[Mapping[str, Any]]) -> Dict[str, float]:
-    """Only finite numbers survive (bool is not a number here); keys truncated to 150."""
+def custom_measurements(raw: Any) -> Dict[str, float]:
+    """``microsoft.custom_measurements`` (JSON text or a mapping): finite numbers as floats."""
+    if raw is None:
+        return {}
+    if isinstance(raw, str):
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return {}
+    if not isinstance(raw, Mapping):
+        return {}
     out: Dict[str, float] = {}
-    if not values:
-        return out
-    for key, value in values.items():
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+    for key, value in raw.items():
+        # bool is an int subclass but not a measurement; numpy-style float subclasses are
+        if not isinstance(value, (int, float)) or value.__class__ is bool:
             continue
-        if not math.isfinite(value):
+        try:
+            number = float(value)
+        except OverflowError:  # an int beyond float range is not a usable measurement
             continue
-        out[str(key)[:MAX_PROPERTY_KEY]] = value
+        if math.isfinite(number):
+            out[str(key)[:MAX_PROPERTY_KEY]] = number
     return out
 
 

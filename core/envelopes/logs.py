@@ -24,7 +24,7 @@ from ai_core.envelopes.common import (
     MAX_NAME,
     MAX_PROPERTY_KEY,
     MAX_PROPERTY_VALUE,
-    finite_measurements,
+    custom_measurements,
     new_envelope,
     resource_tags,
     synthetic_source,
@@ -107,20 +107,6 @@ def body_to_message(body: Any) -> str:
         return json.dumps(body)
     except Exception:  # bytes, sets, arbitrary objects: the official exporter falls back too
         return str(body)
-
-
-def _custom_measurements(value: Any) -> Dict[str, float]:
-    """``microsoft.custom_measurements`` (a JSON object string or a mapping) as measurements."""
-    if value is None:
-        return {}
-    if isinstance(value, (str, bytes)):
-        try:
-            value = json.loads(value)
-        except ValueError:
-            return {}
-    if not isinstance(value, Mapping):
-        return {}
-    return finite_measurements(value)
 
 
 def _log_properties(attributes: Optional[Mapping[str, Any]], logger_name: Optional[str]) -> Dict[str, str]:
@@ -290,7 +276,7 @@ def log_to_envelope(
     scope = record.instrumentation_scope
     tags = _log_tags(log, record.resource, attributes, request_lookup)
     props = _log_properties(attributes, scope.name if scope is not None else None)
-    measurements = _custom_measurements(attributes.get(_CUSTOM_MEASUREMENTS)) if attributes else {}
+    measurements = custom_measurements(attributes.get(_CUSTOM_MEASUREMENTS)) if attributes else {}
     message = body_to_message(log.body)
     time_ns = log.timestamp or log.observed_timestamp
 

@@ -77,31 +77,6 @@ def custom_properties(attrs: Attrs) -> Dict[str, str]:
     return out
 
 
-def custom_measurements(raw: Any) -> Dict[str, float]:
-    """``microsoft.custom_measurements`` (JSON text or a mapping): finite numbers as floats."""
-    if raw is None:
-        return {}
-    if isinstance(raw, str):
-        try:
-            raw = json.loads(raw)
-        except ValueError:
-            return {}
-    if not isinstance(raw, Mapping):
-        return {}
-    out: Dict[str, float] = {}
-    for key, value in raw.items():
-        # bool is an int subclass but not a measurement; numpy-style float subclasses are
-        if not isinstance(value, (int, float)) or value.__class__ is bool:
-            continue
-        try:
-            number = float(value)
-        except OverflowError:  # an int beyond float range is not a usable measurement
-            continue
-        if math.isfinite(number):
-            out[str(key)[:MAX_PROPERTY_KEY]] = number
-    return out
-
-
 def links_property(links: Sequence[Any]) -> str:
     """``_MS.links``: the linked operations as ``json.dumps`` would write them, at most 103.
 

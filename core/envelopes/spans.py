@@ -30,16 +30,15 @@ from ai_core.envelopes.common import (
     MAX_MESSAGE,
     MAX_NAME,
     MAX_URL,
+    custom_measurements,
     format_duration,
     new_envelope,
     resource_tags,
     synthetic_source,
 )
-from ai_core.privacy import safe_url
 from ai_core.envelopes.span_fields import (
     azure_sdk_target,
     client_ip,
-    custom_measurements,
     custom_properties,
     db_dependency_target,
     db_dependency_type,
@@ -57,6 +56,7 @@ from ai_core.envelopes.span_fields import (
     time_since_enqueued,
     user_agent,
 )
+from ai_core.privacy import safe_url
 from ai_core.request_context import RequestContext, RequestLookup
 
 __all__ = ["span_to_envelopes", "request_operation_name", "otel_resource_envelope"]
