@@ -13,11 +13,12 @@ import json
 import zlib
 from typing import Any, Dict, Iterator, List, Sequence
 
-# Envelopes are trees of fresh dicts and lists, so the encoder's cycle bookkeeping (an id-keyed
+# ASCII-only output (non-ASCII as \uXXXX), as the official exporter sends: it is also the
+# encoder's fastest path. Envelopes are trees of fresh dicts and lists, so the encoder's cycle bookkeeping (an id-keyed
 # dict insert and delete per container) buys nothing; a cycle a telemetry processor might
 # build still fails the batch, with RecursionError instead of ValueError.
 _dumps = json.JSONEncoder(
-    ensure_ascii=False, separators=(",", ":"), default=str, check_circular=False
+    ensure_ascii=True, separators=(",", ":"), default=str, check_circular=False
 ).encode
 
 # Level 1 gzip: telemetry JSON compresses ~8x even at the fastest level, and export runs on a
