@@ -1,0 +1,479 @@
+"""The demo driver (run by ``./scripts/demo``): example apps against the local emulator.
+
+It starts the ingestion emulator (``python -m ai_core.emulator``) and every example app of the
+``APPS`` registry below whose requirements are installed, each as a real server process on
+loopback sending to the emulator; drives a little realistic traffic (normal pages, a login, a
+slow report, a failing checkout); waits until the telemetry has arrived; prints what arrived
+per role and type and the viewer's URL. Then it keeps everything running until Ctrl-C (or
+SIGTERM), or with ``--once`` (or ``DEMO_ONCE=1``) stops the apps, checks that every role's
+telemetry arrived and exits: 0 when it did, 1 with the reason when not.
+
+Nothing leaves the machine: the emulator and the apps listen on 127.0.0.1 only, and no Azure
+account is involved. State (the emulator's SQLite file, offline storage, one log file per
+process) lives under ``./.demo/`` (``--state-dir``); each run starts with an empty emulator.
+
+Adding an example app (each framework adapter adds its own): append an ``ExampleApp`` to
+``APPS`` with the command that serves it on ``{port}`` and sends to ``{connection_string}``;
+list the apps it calls in ``calls`` (their base URLs are ``{url[name]}``) and the requests the
+driver should make in ``traffic``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ctypes
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from importlib.util import find_spec
+from pathlib import Path
+from typing import IO, Any, Dict, List, Mapping, Optional, Sequence, Tuple
+
+ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PORT = 8990
+HOST = "127.0.0.1"
+# Telemetry types in the table, in order: (type in the emulator's API, column heading).
+TYPES = [("request", "requests"), ("dependency", "dependencies"), ("exception", "exceptions"),
+         ("trace", "traces"), ("event", "events"), ("metric", "metrics")]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One request the driver makes to an app (``data`` is sent as a form)."""
+
+    method: str
+    path: str
+    what: str
+    expect: int = 200
+    data: Optional[Dict[str, str]] = None
+
+
+@dataclass(frozen=True)
+class ExampleApp:
+    """An example app the demo starts: its role name, how to run it, what to ask it.
+
+    ``argv`` items are ``str.format`` templates with ``{python}``, ``{root}``, ``{port}``,
+    ``{connection_string}``, ``{storage}`` (a private offline-storage directory for this app)
+    and ``{url[other]}`` (the base URL of app ``other``, which must be listed in ``calls`` and
+    come earlier in ``APPS``). The app must answer ``GET health`` once it is ready.
+    """
+
+    name: str  # also its cloud role name
+    argv: Sequence[str]
+    requires: Sequence[str] = ()  # importable modules; without them the app is skipped
+    calls: Sequence[str] = ()  # apps it calls: started first, and --once checks the map edge
+    health: str = "/health"
+    traffic: Sequence[Step] = ()
+    expect: Sequence[str] = ("request",)  # telemetry types --once requires from this role
+
+
+STANDIN = "{root}/example_projects/standin/"
+APPS: List[ExampleApp] = [
+    # Stand-ins for the framework example apps (plain WSGI + ai_core.configure()).
+    ExampleApp(
+        name="inventory",
+        argv=["{python}", STANDIN + "inventory.py", "--port", "{port}",
+              "--connection-string", "{connection_string}", "--storage-dir", "{storage}"],
+        requires=["requests", "opentelemetry.instrumentation.wsgi"],
+        traffic=[Step("GET", "/api/products/4", "the API called directly")],
+        expect=["request", "dependency", "exception", "trace", "metric"],
+    ),
+    ExampleApp(
+        name="storefront",
+        argv=["{python}", STANDIN + "storefront.py", "--port", "{port}",
+              "--connection-string", "{connection_string}", "--storage-dir", "{storage}",
+              "--inventory-url", "{url[inventory]}"],
+        requires=["requests", "opentelemetry.instrumentation.wsgi"],
+        calls=["inventory"],
+        traffic=[
+            Step("GET", "/", "home page: product list"),
+            Step("GET", "/products/1", "a product page"),
+            Step("GET", "/products/99", "an unknown product", expect=404),
+            Step("GET", "/account", "account page before signing in", expect=401),
+            Step("POST", "/login", "login as alice", data={"user": "alice"}),
+            Step("GET", "/account", "account page as alice"),
+            Step("GET", "/reports/stock", "slow stock report"),
+            Step("POST", "/checkout", "checkout (inventory fails)", expect=502, data={"sku": "TEA-01"}),
+        ],
+        expect=["request", "dependency", "exception", "trace", "event", "metric"],
+    ),
+    # Framework example apps go here as their adapters land (Django, Flask, FastAPI).
+]
+
+
+class DemoError(Exception):
+    """A failure to report in one clear line (plus a log tail) and exit 1."""
+
+
+# -- processes ----------------------------------------------------------------------------
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """Linux: the child gets SIGTERM if the driver dies without cleaning up (e.g. SIGKILL)."""
+    try:
+        ctypes.CDLL(None).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
+    except Exception:
+        pass
+
+
+@dataclass
+class Child:
+    name: str
+    process: subprocess.Popen  # type: ignore[type-arg]
+    log_path: Path
+    log_file: IO[bytes]
+    url: str = ""
+    port: int = 0
+    extra: Dict[str, str] = field(default_factory=dict)
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def tail(self, lines: int = 25) -> str:
+        try:
+            text = self.log_path.read_text(errors="replace").splitlines()
+        except OSError:
+            return ""
+        return "\n".join("    | " + line for line in text[-lines:])
+
+    def stop(self, timeout: float = 10.0) -> Optional[int]:
+        """SIGTERM (apps flush their telemetry on it), then SIGKILL if it does not end."""
+        if self.alive():
+            try:
+                self.process.send_signal(signal.SIGTERM)
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(5)
+            except OSError:
+                pass
+        self.log_file.close()
+        return self.process.returncode
+
+
+def _child_env(extra: Mapping[str, str]) -> Dict[str, str]:
+    # The apps get their settings from the command line and these: nothing inherited may send
+    # their telemetry elsewhere (a real connection string, an OTLP endpoint).
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("APPLICATIONINSIGHTS_", "OTEL_"))}
+    env.update(extra)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+def _spawn(name: str, argv: Sequence[str], logs: Path, env: Mapping[str, str]) -> Child:
+    log_path = logs / (name + ".log")
+    log_file = open(log_path, "wb")
+    process = subprocess.Popen(
+        list(argv), cwd=str(ROOT), env=_child_env(env), stdin=subprocess.DEVNULL, stdout=log_file,
+        stderr=subprocess.STDOUT,
+        # Own session: Ctrl-C reaches only the driver, which stops the apps first (so their
+        # last telemetry reaches the emulator) and the emulator last.
+        start_new_session=True,
+        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+    )
+    return Child(name, process, log_path, log_file)
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        try:
+            sock.bind((HOST, port))
+        except OSError:
+            return False
+        return True
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def emulator_port(wanted: int) -> int:
+    """``wanted`` if it is free, else the first free port above it (else any free port)."""
+    for port in range(wanted, min(wanted + 100, 65536)):
+        if _port_free(port):
+            if port != wanted:
+                print("Port %d is busy; the emulator uses %d instead." % (wanted, port))
+            return port
+    return free_port()
+
+
+def start_emulator(port: int, state: Path, logs: Path, timeout: float = 20.0) -> Child:
+    db = state / "emulator.db"
+    for suffix in ("", "-wal", "-shm", "-journal"):  # each run starts empty
+        Path(str(db) + suffix).unlink(missing_ok=True)
+    child = _spawn("emulator", [sys.executable, "-m", "ai_core.emulator", "--port", str(port),
+                                "--db", str(db)], logs, {})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = child.log_path.read_text(errors="replace").splitlines()
+        found = dict(line.split(": ", 1) for line in lines if line.startswith(("Connection string: ", "Viewer: ")))
+        if len(found) == 2:
+            child.url = found["Viewer"].rstrip("/")
+            child.port = port
+            child.extra["connection_string"] = found["Connection string"]
+            return child
+        if not child.alive():
+            break
+        time.sleep(0.05)
+    child.stop()
+    raise DemoError("the emulator did not start on port %d (log: %s)\n%s" % (port, child.log_path, child.tail()))
+
+
+def _get(url: str, timeout: float = 5.0) -> Tuple[int, bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as reply:
+            return reply.status, reply.read()
+    except urllib.error.HTTPError as err:
+        return err.code, err.read()
+
+
+def start_app(app: ExampleApp, emulator: Child, started: Mapping[str, Child], state: Path, logs: Path,
+              timeout: float = 30.0) -> Child:
+    storage = state / "storage" / app.name
+    last = ""
+    for _attempt in range(3):  # the free port may be taken between choosing and binding it
+        port = free_port()
+        values = dict(python=sys.executable, root=str(ROOT), port=port, storage=str(storage),
+                      connection_string=emulator.extra["connection_string"],
+                      url={name: child.url for name, child in started.items()})
+        argv = [item.format(**values) for item in app.argv]
+        child = _spawn(app.name, argv, logs, {
+            "APPLICATIONINSIGHTS_CONNECTION_STRING": emulator.extra["connection_string"],
+            "PORT": str(port)})
+        child.port, child.url = port, "http://%s:%d" % (HOST, port)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and child.alive():
+            try:
+                if _get(child.url + app.health, timeout=2)[0] == 200:
+                    return child
+            except (OSError, urllib.error.URLError):
+                pass
+            time.sleep(0.1)
+        last = child.tail()
+        child.stop()
+        if "Address already in use" not in last:
+            break
+    raise DemoError("example app %r did not become ready (log: %s)\n%s" % (app.name, logs / (app.name + ".log"), last))
+
+
+def stop_all(children: List[Child]) -> None:
+    """Apps first, newest first (so callers stop before what they call), the emulator last."""
+    for child in reversed(children):
+        child.stop()
+    children.clear()
+
+
+# -- traffic and results ------------------------------------------------------------------
+
+
+def drive_traffic(apps: Sequence[ExampleApp], started: Mapping[str, Child]) -> List[str]:
+    """Make every app's requests (one cookie session per app); return the unexpected answers."""
+    import requests  # installed with the package's test extra; not instrumented here
+
+    problems = []
+    print("\nTraffic:")
+    for app in apps:
+        session = requests.Session()
+        for step in app.traffic:
+            began = time.monotonic()
+            try:
+                reply = session.request(step.method, started[app.name].url + step.path, data=step.data, timeout=30)
+                status = str(reply.status_code)
+                ok = reply.status_code == step.expect
+            except requests.RequestException as exc:
+                status, ok = "error: %s" % exc, False
+            ms = (time.monotonic() - began) * 1000
+            print("  %-12s %-5s %-16s -> %-4s %6.0f ms  %s" % (app.name, step.method, step.path, status, ms, step.what))
+            if not ok:
+                problems.append("%s %s %s answered %s, expected %d"
+                                % (app.name, step.method, step.path, status, step.expect))
+    return problems
+
+
+def _api(emulator: Child, path: str) -> Any:
+    status, body = _get(emulator.url + path)
+    if status != 200:
+        raise DemoError("emulator %s answered %d: %r" % (path, status, body[:200]))
+    return json.loads(body)
+
+
+def role_counts(emulator: Child) -> Dict[str, Dict[str, int]]:
+    return {r["role"]: dict(r["counts"]) for r in _api(emulator, "/api/roles")["roles"]}
+
+
+def missing_telemetry(counts: Mapping[str, Mapping[str, int]], apps: Sequence[ExampleApp],
+                      types_for: Any) -> List[str]:
+    missing = []
+    for app in apps:
+        have = counts.get(app.name, {})
+        lacking = [t for t in types_for(app) if not have.get(t)]
+        if not have:
+            missing.append("%s: nothing arrived" % app.name)
+        elif lacking:
+            missing.append("%s: no %s" % (app.name, ", ".join(lacking)))
+    return missing
+
+
+def wait_for_telemetry(emulator: Child, apps: Sequence[ExampleApp], types_for: Any,
+                       timeout: float) -> Dict[str, Dict[str, int]]:
+    """Poll the emulator until every app's expected types arrived and the counts settled."""
+    deadline = time.monotonic() + timeout
+    previous: Optional[Dict[str, Dict[str, int]]] = None
+    while True:
+        counts = role_counts(emulator)
+        done = not missing_telemetry(counts, apps, types_for)
+        if (done and counts == previous) or time.monotonic() >= deadline:
+            return counts
+        previous = counts
+        time.sleep(0.5)
+
+
+def print_table(counts: Mapping[str, Mapping[str, int]], emulator: Child) -> None:
+    stats = _api(emulator, "/api/stats")
+    headings = [h for _t, h in TYPES]
+    width = max([len("role")] + [len(r) for r in counts] + [len("total")])
+    print("\nTelemetry received by the emulator:")
+    print("  " + "role".ljust(width) + "".join("  " + h.rjust(len(h)) for h in headings))
+    totals = {t: 0 for t, _h in TYPES}
+    for role in sorted(counts):
+        row = counts[role]
+        for t, _h in TYPES:
+            totals[t] += row.get(t, 0)
+        print("  " + role.ljust(width) + "".join("  " + str(row.get(t, 0)).rjust(len(h)) for t, h in TYPES))
+    print("  " + "total".ljust(width) + "".join("  " + str(totals[t]).rjust(len(h)) for t, h in TYPES))
+    rejected = stats["stored"]["rejected"]
+    print("  items rejected by schema validation: %d%s" % (
+        rejected, "  <- see the viewer's Rejected page" if rejected else ""))
+
+
+def map_edges(emulator: Child) -> Dict[Tuple[str, str], Dict[str, Any]]:
+    edges = {}
+    for edge in _api(emulator, "/api/map")["edges"]:
+        if edge["source"].startswith("role:") and edge["target"].startswith("role:"):
+            edges[(edge["source"][5:], edge["target"][5:])] = edge
+    return edges
+
+
+def print_edges(edges: Mapping[Tuple[str, str], Mapping[str, Any]]) -> None:
+    for (source, target), edge in sorted(edges.items()):
+        print("  application map: %s -> %s (%d calls, %d failed, avg %.0f ms)"
+              % (source, target, edge["calls"], edge["failures"], edge["avg_duration_ms"] or 0))
+
+
+# -- main ---------------------------------------------------------------------------------
+
+
+def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="scripts/demo", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--port", type=int, default=DEFAULT_PORT,
+                        help="emulator port; the next free one if busy (default %d)" % DEFAULT_PORT)
+    parser.add_argument("--once", action="store_true",
+                        default=os.environ.get("DEMO_ONCE", "").lower() in ("1", "true", "yes"),
+                        help="check that telemetry arrived from every role, then exit (also DEMO_ONCE=1)")
+    parser.add_argument("--state-dir", default=str(ROOT / ".demo"),
+                        help="emulator database, offline storage and logs (default ./.demo)")
+    parser.add_argument("--timeout", type=float, default=30.0,
+                        help="seconds to wait for the telemetry to arrive (default 30)")
+    return parser.parse_args(argv)
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def run(args: argparse.Namespace) -> int:
+    state = Path(args.state_dir).resolve()
+    logs = state / "logs"
+    logs.mkdir(parents=True, exist_ok=True)
+    children: List[Child] = []
+    try:
+        emulator = start_emulator(emulator_port(args.port), state, logs)
+        children.append(emulator)
+        print("Emulator:  %s  (connection string: %s)" % (emulator.url, emulator.extra["connection_string"]))
+
+        apps, started = [], {}
+        for app in APPS:
+            absent = [m for m in app.requires if find_spec(m) is None]
+            unmet = [c for c in app.calls if c not in started]
+            if absent or unmet:
+                print("Skipping %s: %s" % (app.name, "not installed: " + ", ".join(absent) if absent
+                                           else "needs " + ", ".join(unmet)))
+                continue
+            child = start_app(app, emulator, started, state, logs)
+            children.append(child)
+            apps.append(app)
+            started[app.name] = child
+            print("App:       %-12s %s  (log: %s)" % (app.name, child.url, child.log_path))
+        if not apps:
+            raise DemoError("no example app could be started")
+
+        problems = drive_traffic(apps, started)
+
+        if args.once:
+            # SIGTERM makes each app flush what it still holds (metrics included) before it exits.
+            for app in reversed(apps):
+                code = started[app.name].stop()
+                if code not in (0, -signal.SIGTERM):
+                    problems.append("%s exited with %s (log: %s)" % (app.name, code, started[app.name].log_path))
+            children[:] = [emulator]
+            counts = wait_for_telemetry(emulator, apps, lambda app: app.expect, args.timeout)
+        else:
+            # Metrics leave every 60 s, so do not wait for them while the apps keep running.
+            counts = wait_for_telemetry(emulator, apps, lambda app: [t for t in app.expect if t != "metric"],
+                                        args.timeout)
+        print_table(counts, emulator)
+        edges = map_edges(emulator)
+        print_edges(edges)
+        print("\nViewer: %s/" % emulator.url)
+
+        if args.once:
+            problems += missing_telemetry(counts, apps, lambda app: app.expect)
+            problems += ["no application map edge %s -> %s (the distributed trace is broken)" % (app.name, callee)
+                         for app in apps for callee in app.calls if (app.name, callee) not in edges]
+            if problems:
+                print("\nDemo FAILED:\n  " + "\n  ".join(problems) + "\n  (logs: %s)" % logs, file=sys.stderr)
+                return 1
+            print("Demo OK: telemetry arrived from every role (%s)." % ", ".join(a.name for a in apps))
+            return 0
+
+        for problem in problems:
+            print("warning: " + problem)
+        if "storefront" in started:
+            print("Shop:   %s/  (browse it; every page shows up in the viewer)" % started["storefront"].url)
+        print("Metrics arrive every 60 s. Press Ctrl-C to stop.")
+        sys.stdout.flush()
+        while True:
+            for child in children:
+                if not child.alive():
+                    raise DemoError("%s stopped unexpectedly (exit %s, log: %s)\n%s"
+                                    % (child.name, child.process.returncode, child.log_path, child.tail()))
+            time.sleep(1)
+    except DemoError as exc:
+        print("\nDemo FAILED: %s" % exc, file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("\nStopping.")
+        return 0
+    finally:
+        stop_all(children)
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = parse_args(argv)
+    signal.signal(signal.SIGTERM, _terminate)  # SIGTERM cleans up like Ctrl-C
+    if hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, _terminate)
+    return run(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
