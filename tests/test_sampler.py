@@ -4,10 +4,12 @@ Every ``ApplicationInsightsSampler*`` line of tests/golden/sampling.jsonl is che
 attributes and DJB2 score for each ratio; the ``parent_ignored`` lines with a remote parent,
 where we agree, and with a local parent, where we deliberately differ).
 
-The ``RateLimitedSampler*`` and ``_round_down_to_nearest`` lines are not checked: we ship no
-rate-limited sampler. DESIGN.md section 4 says the sampling default is 100 % fixed-rate and
-"never a silent rate limit"; the official distro's default of 5 traces/s is exactly such a
-silent limit (it exports almost nothing right after start-up).
+We ship no rate-limited sampler: DESIGN.md section 4 says the sampling default is 100 %
+fixed-rate and "never a silent rate limit"; the official distro's default of 5 traces/s is
+exactly such a silent limit (it exports almost nothing right after start-up). The
+``RateLimitedSampler*`` and ``_round_down_to_nearest`` lines are still each checked, at the
+end of this module, for what they say about ours: every trace the official default drops is
+kept, local parents are followed the same way, and percentages are never rounded down.
 """
 
 from __future__ import annotations
@@ -309,3 +311,56 @@ def test_sampling_ratio_property_is_a_float() -> None:
     s = ApplicationInsightsSampler(1)
     assert s.sampling_ratio == 1.0 and isinstance(s.sampling_ratio, float)
     assert not math.isnan(s.sampling_ratio)
+
+
+# -- the official rate-limited sampler's lines: where and why we differ ------------------------
+# We ship no rate-limited sampler (see the module docstring), but every reference line still
+# says something about ours, and is checked here.
+
+RATE_LIMITED_RUNS = [c for c in CASES if c["kind"] == "RateLimitedSampler.simulation"]
+
+
+def _decide(sampler: ApplicationInsightsSampler, trace_id_hex: str, parent: Optional[SpanContext] = None):
+    ctx = trace.set_span_in_context(NonRecordingSpan(parent)) if parent is not None else None
+    return sampler.should_sample(ctx, int(trace_id_hex, 16), "span", SpanKind.SERVER, {"a": 1})
+
+
+@pytest.mark.parametrize("run", RATE_LIMITED_RUNS, ids=lambda r: r["description"])
+def test_default_sampling_keeps_every_trace_the_official_default_drops(run: Mapping[str, Any]) -> None:
+    ours = ApplicationInsightsSampler(1.0)  # our default: 100 %, never a silent rate limit
+    official_dropped = [c for c in run["calls"] if c["decision"] == "DROP"]
+    assert official_dropped, "the reference run drops traces under load"
+    for call in run["calls"]:
+        result = _decide(ours, call["trace_id"])
+        assert result.decision is Decision.RECORD_AND_SAMPLE
+        assert result.attributes[SAMPLE_RATE_ATTRIBUTE] == 100.0
+
+
+def test_sampled_local_parent_with_a_rate_is_followed_like_official() -> None:
+    (case,) = [c for c in CASES if c["kind"] == "RateLimitedSampler.local_parent_with_sample_rate"]
+    provider = TracerProvider(sampler=ApplicationInsightsSampler(1.0))
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("parent") as parent:
+        assert parent.attributes[SAMPLE_RATE_ATTRIBUTE] == case["parent_sample_rate"]
+        result = ApplicationInsightsSampler(0.5).should_sample(None, parent.get_span_context().trace_id, "child", attributes={"a": 1})
+    assert result.decision.name == case["decision"]
+    assert dict(result.attributes) == case["attributes"]
+
+
+def test_non_recording_local_parent_drops_like_official() -> None:
+    (case,) = [c for c in CASES if c["kind"] == "RateLimitedSampler.local_non_recording_parent"]
+    parent = SpanContext(int("ab" * 16, 16), int("cd" * 8, 16), is_remote=False, trace_flags=TraceFlags(0))
+    result = _decide(ApplicationInsightsSampler(1.0), "ab" * 16, parent)
+    assert result.decision.name == case["decision"]
+    # Ours reports the configured rate on the (unexported) dropped span instead of 0.0.
+    assert case["attributes"][SAMPLE_RATE_ATTRIBUTE] == 0.0
+    assert result.attributes[SAMPLE_RATE_ATTRIBUTE] == 100.0
+
+
+def test_fixed_rate_reports_the_configured_percentage_without_rounding_down() -> None:
+    (case,) = [c for c in CASES if c["kind"] == "_round_down_to_nearest"]
+    for percent, official in case["table"].items():
+        ours = _decide(ApplicationInsightsSampler(float(percent) / 100), "0" * 31 + "1")
+        assert ours.attributes[SAMPLE_RATE_ATTRIBUTE] == pytest.approx(float(percent))
+        if float(percent) in (99.0, 33.4, 30.0, 7.0):
+            assert official != pytest.approx(float(percent))  # where the official one rounds
