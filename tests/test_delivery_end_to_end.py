@@ -219,3 +219,24 @@ def test_four_processes_sharing_one_storage_directory_lose_nothing_and_send_noth
                 proc.kill()
                 proc.communicate()
     assert names == sorted(expected_names("p%d" % n, 15)[i] for n in range(4) for i in range(15))
+
+
+def test_an_item_too_large_for_the_endpoint_is_trimmed_and_delivered(emu, tmp_path):
+    from subprocess_helpers import run_python
+
+    out = run_python(
+        f"""
+        import logging, ai_core
+        tel = ai_core.configure(connection_string={emu.connection_string!r}, storage_directory={str(tmp_path / "s")!r})
+        extra = {{"blob%d" % i: "x" * 8000 for i in range(8)}}
+        logging.getLogger("big").warning("y" * 30000, extra=extra)
+        print("flushed", tel.force_flush(20))
+        """
+    )
+    assert out.returncode == 0, out.stderr
+    (item,) = emu.wait_for_items(count=1, timeout=10, type="trace")
+    base = item["envelope"]["data"]["baseData"]
+    assert base["message"] == "y" * 8192  # trimmed, not lost
+    assert base["properties"]["blob0"] == "x" * 1024
+    # The first, oversized attempt is listed by the emulator with the reason, once.
+    assert [r["message"].split(":")[0] for r in emu.rejected()] == ["item too large"]

@@ -33,6 +33,9 @@ STATUS_MESSAGES = {
 }
 
 
+MAX_ITEM_BYTES = 64 * 1024  # the ingestion service's per-item limit
+
+
 @dataclass
 class TrackReply:
     status: int
@@ -101,6 +104,9 @@ class TrackHandler:
                     continue
             error = item.error
             warnings: List[str] = []
+            if error is None and len(item.text) > MAX_ITEM_BYTES:
+                # The service drops items over 64 KiB; say so instead of storing them.
+                error = "item too large: %d bytes, the limit is %d bytes per item" % (len(item.text), MAX_ITEM_BYTES)
             if error is None:
                 error, warnings = check(item.value)
             if error is not None:
