@@ -22,8 +22,18 @@ ensure_venv() {
   local spec="$1"
   if [ ! -x .venv/bin/python ]; then
     python3 -m venv .venv
-    .venv/bin/python -m pip install -q --upgrade pip 2>&1 | grep -v "is ignored" || true
+    .venv/bin/python -m pip install -q --upgrade pip > /dev/null 2>&1 || true
   fi
-  .venv/bin/python -m pip install -q -e "$spec" 2>&1 | grep -v "is ignored" || true
-  .venv/bin/python -c "import ai_core" # fail loudly if the install did not work
+  # Reinstall only when pyproject.toml or the requested extras changed: a second run of the
+  # demo or the tests starts at once.
+  local stamp=".venv/.installed-$(cat pyproject.toml | sha256sum | cut -c1-16)-$(echo "$spec" | tr -c 'a-z0-9' '_')"
+  if [ ! -f "$stamp" ]; then
+    echo "installing $spec into .venv (log: .venv/pip.log)"
+    if ! .venv/bin/python -m pip install -q -e "$spec" > .venv/pip.log 2>&1; then
+      grep -v "is ignored" .venv/pip.log >&2
+      return 1
+    fi
+    .venv/bin/python -c "import ai_core" # fail loudly if the install did not work
+    touch "$stamp"
+  fi
 }

@@ -188,3 +188,16 @@ def test_demo_keeps_running_until_ctrl_c_then_stops_everything(tmp_path: Path) -
         if demo.poll() is None:
             demo.kill()
             demo.communicate()
+
+
+def test_the_readme_demo_command_itself_runs_once(tmp_path: Path) -> None:
+    """``./scripts/demo --once`` for real: installer (a no-op when .venv is current), driver,
+    emulator and apps."""
+    port = _free_port()
+    proc = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "demo"), "--once", "--port", str(port), "--state-dir", str(tmp_path / "state")],
+        cwd=str(tmp_path), env=_env(), capture_output=True, text=True, timeout=300,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "Demo OK" in proc.stdout
+    assert "Viewer: http://127.0.0.1:%d/" % port in proc.stdout
