@@ -33,6 +33,7 @@ DRAIN_BLOBS = 8  # per drain, sent together as one request
 DRAIN_PAUSE_S = 5.0  # after a stored blob failed again; doubles per failure up to the max
 MAX_DRAIN_PAUSE_S = 30.0
 STORED_LEASE_S = 5.0  # first retry of a freshly stored batch, unless Retry-After says more
+DOWN_S = 5.0  # after a batch went to storage undelivered: one attempt per batch for this long
 
 
 class LazyStorage:
@@ -89,6 +90,10 @@ class Sender:
         self._max_attempts = max_attempts
         self._drain_paused_until = 0.0
         self._drain_failures = 0
+        # Set when a whole batch exhausted its in-memory retries (endpoint down or throttling):
+        # until then each new batch gets one attempt and goes to storage if it fails, instead of
+        # holding the export worker in backoff sleeps while the app's queues fill and drop.
+        self._down_until = 0.0
         # Cleared at shutdown: a process being stopped has seconds, not a backoff schedule,
         # so each batch gets one attempt and the rest goes to offline storage at once.
         self.patient = True
@@ -107,9 +112,11 @@ class Sender:
             return True
         patient = self.patient
         with self._lock:
-            all_delivered = self._send_with_retries(list(envelopes), patient)
+            retry = patient and time.monotonic() >= self._down_until
+            all_delivered = self._send_with_retries(list(envelopes), retry)
         if all_delivered and patient:
             # The endpoint is evidently up: stop pausing and catch up on stored batches.
+            self._down_until = 0.0
             self._drain_paused_until = 0.0
             self._drain_failures = 0
             self.drain()
@@ -133,6 +140,8 @@ class Sender:
                 self._sleep(wait)
                 batches.append(verdict.retry)
             else:
+                if len(verdict.retry) == len(current):  # none of it got through
+                    self._down_until = time.monotonic() + max(DOWN_S, verdict.retry_after_s or 0.0)
                 self.keep(verdict.retry, verdict.retry_after_s)
         return all_delivered
 

@@ -149,7 +149,7 @@ class ExportWorker:
                 flush_target = self._flush_requested
             stopping = self._stopping
             try:
-                self._export_queued()
+                self._export_queued(everything=stopping)
                 now = time.monotonic()
                 if self._collect_metrics is not None and (flush_target > self._flush_completed or now >= self._next_metrics or stopping):
                     self._next_metrics = now + self._metrics_every_s
@@ -167,13 +167,23 @@ class ExportWorker:
             if stopping:
                 return
 
-    def _export_queued(self) -> None:
+    def _export_queued(self, everything: bool = False) -> None:
+        """Export what each channel holds when its turn comes, one channel after the other.
+
+        Only the items already queued (rounded up to whole batches): under steady load a busy
+        channel is never empty, and exporting "until empty" would starve the channels after
+        it, the metrics and the storage drain for as long as the load lasts. Items that
+        arrive meanwhile wait for the next cycle, which ``submit`` starts at once when a full
+        batch is waiting. ``everything``: until empty (the last cycle at shutdown).
+        """
         for channel in self._channels:
             items = channel.items
-            while items:
+            left = len(items)
+            while items and (left > 0 or everything):
                 batch = []
                 while items and len(batch) < MAX_BATCH:
                     batch.append(items.popleft())
+                left -= len(batch)
                 try:
                     channel.export(batch)
                 except Exception:
