@@ -10,6 +10,7 @@ drops them) cannot grow it without limit.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from typing import Any, Callable, Mapping, Optional
 
@@ -36,7 +37,7 @@ class RequestContext:
     frozen and the span reference dropped.
     """
 
-    __slots__ = ("_span", "_name_from_span", "operation_name", "_client_ip", "_auth_user_id", "_user_id")
+    __slots__ = ("_span", "_name_from_span", "operation_name", "_client_ip", "_auth_user_id", "_user_id", "ended_at")
 
     def __init__(
         self,
@@ -53,6 +54,7 @@ class RequestContext:
         self._client_ip = client_ip
         self._auth_user_id = auth_user_id
         self._user_id = user_id
+        self.ended_at: Optional[float] = None
 
     def _attrs(self) -> Mapping[str, Any]:
         span = self._span
@@ -91,24 +93,40 @@ class RequestContext:
         self.operation_name = self.current_operation_name()
         self._client_ip, self._auth_user_id, self._user_id = self.client_ip, self.auth_user_id, self.user_id
         self._span = None
+        self.ended_at = time.monotonic()
 
 
 RequestLookup = Callable[[int], Optional[RequestContext]]
 
 
 class RequestContextRegistry:
-    """trace_id -> RequestContext, bounded (oldest forgotten first), safe across threads."""
+    """trace_id -> RequestContext, bounded, safe across threads.
 
-    def __init__(self, max_entries: int = 20000) -> None:
+    A request's children are queued before the request ends and converted within one or two
+    export cycles after it, so a context is kept ``grace_s`` after its request ended, then
+    forgotten: memory follows the request rate, not the registry's size cap. (If conversion
+    ever lags further behind, children simply get the official tags.)
+    """
+
+    def __init__(self, max_entries: int = 20000, grace_s: float = 10.0) -> None:
         self._items: "OrderedDict[int, RequestContext]" = OrderedDict()
         self._max = max_entries
+        self._grace = grace_s
         self._lock = threading.Lock()
 
     def put(self, trace_id: int, ctx: RequestContext) -> None:
         with self._lock:
-            self._items[trace_id] = ctx
-            while len(self._items) > self._max:
-                self._items.popitem(last=False)
+            items = self._items
+            items[trace_id] = ctx
+            while len(items) > self._max:
+                items.popitem(last=False)
+            # Oldest first: drop leading entries whose request ended long enough ago.
+            horizon = time.monotonic() - self._grace
+            while items:
+                oldest = next(iter(items.values()))
+                if oldest.ended_at is None or oldest.ended_at > horizon:
+                    break
+                items.popitem(last=False)
 
     def get(self, trace_id: int) -> Optional[RequestContext]:
         return self._items.get(trace_id)
