@@ -19,7 +19,6 @@ from typing import Any, Dict, List, Optional
 from opentelemetry import trace as trace_api
 from opentelemetry._logs import set_logger_provider
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import TracerProvider
 
@@ -27,7 +26,13 @@ from ai_core.envelopes.common import cloud_role, cloud_role_instance
 from ai_core.envelopes.spans import request_operation_name
 from ai_core.errors import ConfigurationError
 from ai_core.exclusion import Exclusion
-from ai_core.delivery.processors import QueueLogRecordProcessor, QueueSpanProcessor, WorkerMetricReader, collect_all
+from ai_core.delivery.processors import (
+    QueueLogRecordProcessor,
+    QueueSpanProcessor,
+    WorkerMetricReader,
+    WorkerStartingMeterProvider,
+    collect_all,
+)
 from ai_core.delivery.worker import ExportWorker
 from ai_core.exporters import (
     AzureMonitorLogExporter,
@@ -157,7 +162,12 @@ def _build(opts: Options) -> Telemetry:
         metric_readers.append(WorkerMetricReader(otlp.metric_exporter))
 
     # One background thread for every signal and destination, started by the first item (not here).
-    worker = ExportWorker(drain=sender.drain, has_backlog=sender.has_backlog, collect_metrics=collect_all(metric_readers))
+    worker = ExportWorker(
+        drain=sender.drain,
+        has_backlog=sender.has_backlog,
+        collect_metrics=collect_all(metric_readers),
+        metrics_every_s=_metric_interval_s(),
+    )
     span_channels = [worker.add_channel("spans", trace_exporter.export)]
     log_channels = [worker.add_channel("log records", log_exporter.export)]
     if otlp is not None:
@@ -177,7 +187,9 @@ def _build(opts: Options) -> Telemetry:
         logger_provider.add_log_record_processor(proc)
     logger_provider.add_log_record_processor(QueueLogRecordProcessor(worker, *log_channels))
 
-    meter_provider = MeterProvider(resource=resource, metric_readers=metric_readers, shutdown_on_exit=False)
+    meter_provider = WorkerStartingMeterProvider(
+        worker, resource=resource, metric_readers=metric_readers, shutdown_on_exit=False
+    )
 
     _set_global_providers(tracer_provider, logger_provider, meter_provider)
     handler = install_log_handler(logger_provider, opts.logger_name, opts.logging_level)
@@ -196,8 +208,20 @@ def _build(opts: Options) -> Telemetry:
         sender=sender,
     )
     telemetry.install_exit_hooks()
+    meter_provider.arm()
     worker.start_if_backlog()
     return telemetry
+
+
+def _metric_interval_s() -> float:
+    """``OTEL_METRIC_EXPORT_INTERVAL`` (milliseconds, the SDK's own variable), default 60 s."""
+    raw = os.environ.get("OTEL_METRIC_EXPORT_INTERVAL", "")
+    try:
+        value = float(raw) / 1000 if raw else 60.0
+    except ValueError:
+        logger.warning("OTEL_METRIC_EXPORT_INTERVAL=%r is not a number of milliseconds; using 60000", raw)
+        return 60.0
+    return max(value, 1.0)
 
 
 def _set_global_providers(tracer_provider: Any, logger_provider: Any, meter_provider: Any) -> None:

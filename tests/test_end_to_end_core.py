@@ -84,3 +84,20 @@ def test_a_configured_process_delivers_every_signal_to_the_endpoint(emu):
     assert "orders_placed" in metric_names
     assert "_OTELRESOURCE_" in metric_names
     assert emu.rejected() == []
+
+
+def test_a_process_that_records_only_metrics_exports_them_on_the_interval(emu):
+    out = run_python(
+        f"""
+        import os, time, ai_core
+        from opentelemetry import metrics
+        ai_core.configure(connection_string={emu.connection_string!r}, disable_offline_storage=True)
+        metrics.get_meter("jobs").create_counter("jobs_done").add(5)
+        time.sleep(4)
+        os._exit(0)  # no flush, no atexit: only the periodic export can have sent it
+        """,
+        env={"OTEL_METRIC_EXPORT_INTERVAL": "1000"},
+    )
+    assert out.returncode == 0, out.stderr
+    names = [m["envelope"]["data"]["baseData"]["metrics"][0]["name"] for m in emu.items(type="metric")]
+    assert "jobs_done" in names

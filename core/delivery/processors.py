@@ -11,6 +11,7 @@ from typing import Any, Callable, Optional, Sequence
 
 from opentelemetry.context import Context
 from opentelemetry.sdk._logs import LogRecordProcessor
+from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader, MetricsData
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
@@ -96,3 +97,29 @@ def collect_all(readers: Sequence[MetricReader]) -> Callable[[], None]:
                 logger.debug("metric collection raised", exc_info=True)
 
     return collect
+
+
+class WorkerStartingMeterProvider(MeterProvider):
+    """A MeterProvider that starts the export worker when application code asks for a meter.
+
+    Spans and log records start the worker with their first item; metric measurements give
+    no such signal, so a process that records only metrics would otherwise export them at
+    shutdown only. ``arm()`` is called once ``configure()`` is done, so the meters that the
+    instrumentations create during set-up do not count as activity.
+    """
+
+    def __init__(self, worker: ExportWorker, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._worker = worker
+        self._armed = False
+
+    def arm(self) -> None:
+        self._armed = True
+
+    def get_meter(self, *args: Any, **kwargs: Any) -> Any:
+        if self._armed:
+            try:
+                self._worker.ensure_started()
+            except Exception:  # telemetry must never break the caller
+                pass
+        return super().get_meter(*args, **kwargs)
