@@ -7,6 +7,8 @@ from typing import Any
 
 from opentelemetry.instrumentation.logging.handler import LoggingHandler
 
+from ai_core.diagnostics import DROPS
+
 # Records of these loggers are never exported: ours would recurse (an export that logs a
 # failure would export that log line, which could fail again...), and the SDK's own are noise
 # produced on the export thread.
@@ -25,10 +27,19 @@ class ApplicationInsightsLogHandler(LoggingHandler):
         super().__init__(level=level, logger_provider=logger_provider)
         self.addFilter(_not_ours)
 
+    def emit(self, record: logging.LogRecord) -> None:
+        # The stock handler lets anything raise into the ``logger.info(...)`` call: a message
+        # whose arguments do not match its format, a user log record processor that fails.
+        # Plain logging handlers report such records and carry on; so do we.
+        try:
+            super().emit(record)
+        except Exception:
+            self.handleError(record)
+
     def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 (logging API name)
         # logging's default prints a traceback to stderr for every failing record; a broken
-        # telemetry pipeline must not flood the app's output.
-        pass
+        # telemetry pipeline must not flood the app's output: counted, reported once per interval.
+        DROPS.add("log records could not be recorded")
 
 
 def install_log_handler(logger_provider: Any, logger_name: str, level: int) -> ApplicationInsightsLogHandler:
