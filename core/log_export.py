@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, get_value
 from opentelemetry.instrumentation.logging.handler import LoggingHandler
 
 from ai_core.diagnostics import DROPS
@@ -17,7 +18,12 @@ _NEVER_EXPORTED = ("ai_core", "opentelemetry")
 
 def _not_ours(record: logging.LogRecord) -> bool:
     name = record.name
-    return not any(name == p or name.startswith(p + ".") for p in _NEVER_EXPORTED)
+    if any(name == p or name.startswith(p + ".") for p in _NEVER_EXPORTED):
+        return False
+    # Logged by the export path itself (the export thread, an exporter's send, which run with
+    # instrumentation suppressed): e.g. azure-identity warning that it could not get a token.
+    # Exporting those would make every failed export produce more telemetry to export.
+    return not get_value(_SUPPRESS_INSTRUMENTATION_KEY)
 
 
 class ApplicationInsightsLogHandler(LoggingHandler):

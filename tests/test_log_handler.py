@@ -6,6 +6,7 @@ import logging
 from typing import Any, Iterator, List
 
 import pytest
+from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 from opentelemetry.sdk._logs import LoggerProvider
 
 from ai_core.diagnostics import DROPS
@@ -59,6 +60,18 @@ def test_failing_log_record_processor_does_not_raise_into_the_app(handler_on_app
     provider.add_log_record_processor(_Raising())
     app_logger.warning("still fine")  # must not raise
     assert [r.log_record.body for r in collected.records] == ["still fine"]
+
+
+def test_records_logged_by_the_export_path_are_not_exported(handler_on_app_logger: tuple) -> None:
+    # e.g. azure-identity warns on the export thread that it could not get a token.
+    _, collected, app_logger = handler_on_app_logger
+    token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
+    try:
+        app_logger.warning("logged while exporting")
+    finally:
+        detach(token)
+    app_logger.warning("logged by the app")
+    assert [r.log_record.body for r in collected.records] == ["logged by the app"]
 
 
 def test_our_own_loggers_are_not_exported(handler_on_app_logger: tuple) -> None:
