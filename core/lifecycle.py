@@ -19,8 +19,14 @@ logger = logging.getLogger("ai_core")
 
 FLUSH_ON_SIGNAL_S = 3.0
 
+# The handle SIGTERM flushes: the latest configure()'s. The handler is installed once per
+# process, so after shutdown() and a new configure() it must not keep flushing the old one.
+_signal_target: Any = None
+
 
 def flush_on_exit(telemetry: Any) -> None:
+    global _signal_target
+    _signal_target = telemetry
     atexit.register(telemetry.shutdown)
     if threading.current_thread() is not threading.main_thread():
         return  # signal handlers can only be installed from the main thread
@@ -32,9 +38,10 @@ def flush_on_exit(telemetry: Any) -> None:
         return
 
     def on_sigterm(signum: int, frame: Any) -> None:
+        target = _signal_target
         try:
-            if not telemetry.is_shut_down:
-                telemetry.force_flush(FLUSH_ON_SIGNAL_S)
+            if target is not None and not target.is_shut_down:
+                target.force_flush(FLUSH_ON_SIGNAL_S)
         except Exception:
             pass
         if callable(previous):
