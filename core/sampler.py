@@ -42,7 +42,10 @@ SAMPLE_RATE_ATTRIBUTE = "_MS.sampleRate"
 """Span attribute carrying the sampling percentage; the exporter turns it into ``sampleRate``."""
 
 ExcludeHook = Callable[[Attributes, str], bool]
-"""``exclude(start_attributes, span_name) -> True`` drops a root or server span at start."""
+"""``exclude(start_attributes, span_name) -> True`` drops a server span, or a root span that is
+not an outgoing call (CLIENT/PRODUCER), at start."""
+
+_OUTGOING = (SpanKind.CLIENT, SpanKind.PRODUCER)
 
 _INT32_MIN = -(2**31)
 _INT32_MAX = 2**31 - 1
@@ -90,8 +93,9 @@ class ApplicationInsightsSampler(Sampler):
     Args:
         sampling_ratio: fraction of traces kept, 0.0 to 1.0 (``ConfigurationError`` otherwise).
         exclude: optional ``(start_attributes, span_name) -> bool``; when it returns True for a
-            root span or a server span, that span is dropped and, through the local-parent
-            rule, so is everything started under it. A hook that raises is logged once and
+            server span or a root span other than an outgoing call (CLIENT, PRODUCER), that
+            span is dropped and, through the local-parent rule, so is everything started
+            under it. A hook that raises is logged once and
             treated as "not excluded" (telemetry must never break the request).
     """
 
@@ -131,7 +135,10 @@ class ApplicationInsightsSampler(Sampler):
                 Decision.RECORD_AND_SAMPLE, attributes, _parent_rate(parent, self._sample_rate), parent_state
             )
 
-        if self._excluded(attributes, name):
+        # An outgoing call or message outside any request is not a request: a URL pattern
+        # meant for incoming paths (``/health``) must not drop a background job's call to some
+        # other service's ``/health``, which the same call inside a request would keep.
+        if kind not in _OUTGOING and self._excluded(attributes, name):
             return self._result(Decision.DROP, attributes, self._sample_rate, parent_state)
         return self._result(self._decide(trace_id), attributes, self._sample_rate, parent_state)
 

@@ -364,3 +364,22 @@ def test_fixed_rate_reports_the_configured_percentage_without_rounding_down() ->
         assert ours.attributes[SAMPLE_RATE_ATTRIBUTE] == pytest.approx(float(percent))
         if float(percent) in (99.0, 33.4, 30.0, 7.0):
             assert official != pytest.approx(float(percent))  # where the official one rounds
+
+
+def test_outgoing_call_outside_a_request_is_not_dropped_by_an_excluded_url() -> None:
+    # excluded_urls=["/health"] excludes incoming /health requests. A background job's call
+    # to another service's /health is no request of ours (and would be kept inside one).
+    import re
+
+    from ai_core.exclusion import Exclusion
+
+    exclusion = Exclusion([re.compile("/health")])
+    provider, exporter = _provider(ApplicationInsightsSampler(1.0, exclude=exclusion.excludes_span_start), [1, 2, 3])
+    tracer = provider.get_tracer("t")
+    with tracer.start_as_current_span("GET", kind=SpanKind.CLIENT, attributes={"http.method": "GET", "http.url": "https://inventory/health"}):
+        pass
+    with tracer.start_as_current_span("send", kind=SpanKind.PRODUCER, attributes={"url.full": "https://queue/health"}):
+        pass
+    with tracer.start_as_current_span("GET /health", kind=SpanKind.SERVER, attributes={"http.method": "GET", "http.target": "/health"}):
+        pass
+    assert _names(exporter) == ["GET", "send"]
