@@ -98,3 +98,17 @@ def test_after_fork_the_child_starts_empty_and_exports_its_own_items():
     worker.shutdown(5)
     assert result == "True child-1"  # the parent's queued item is not exported twice
     assert exported == ["parent-1", "parent-2"]
+
+
+def test_force_flush_after_shutdown_returns_at_once_instead_of_waiting_out_its_timeout():
+    # The SDK providers, the log handler at interpreter exit and user code may all flush
+    # again after telemetry was shut down: that must not hang the caller for the timeout.
+    exported = []
+    worker = ExportWorker(schedule_s=0.05)
+    channel = worker.add_channel("spans", exported.extend)
+    worker.submit(channel, "a")
+    worker.shutdown(5)
+    assert exported == ["a"]
+    started = time.monotonic()
+    assert worker.flush(10) is True
+    assert time.monotonic() - started < 2

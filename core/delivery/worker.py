@@ -114,6 +114,8 @@ class ExportWorker:
         if self._thread is None and not any(c.items for c in self._channels) and self._collect_metrics is None:
             return True
         self.ensure_started()
+        if self._stopping:  # shut down: nothing more is queued, only the last cycle may be running
+            return self._wait_stopped(timeout_s)
         with self._done:
             self._flush_requested += 1
             target = self._flush_requested
@@ -121,11 +123,22 @@ class ExportWorker:
         deadline = time.monotonic() + timeout_s
         with self._done:
             while self._flush_completed < target:
+                thread = self._thread
+                if thread is None or not thread.is_alive():
+                    # Stopped meanwhile: its last cycle exported everything that was queued.
+                    return self._stopping
                 remaining = deadline - time.monotonic()
-                if remaining <= 0 or self._thread is None:
+                if remaining <= 0:
                     return False
-                self._done.wait(remaining)
+                self._done.wait(min(remaining, 0.1))  # re-check: the thread may end instead
         return True
+
+    def _wait_stopped(self, timeout_s: float) -> bool:
+        thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return True
+        thread.join(timeout_s)
+        return not thread.is_alive()
 
     def shutdown(self, timeout_s: float = 10.0) -> None:
         """Flush, then stop the thread; whatever is still undelivered goes to offline storage."""
