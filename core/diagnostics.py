@@ -6,8 +6,10 @@ Logged on the ``ai_core`` logger, which the export handler never exports (no rec
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import weakref
 from collections import Counter
 from typing import Dict, Optional
 
@@ -51,6 +53,25 @@ if not any(isinstance(h, _LastResortHandler) for h in logger.handlers):
     logger.addHandler(_LastResortHandler())
 
 
+def reset_lock_after_fork(owner: object, attribute: str = "_lock") -> None:
+    """Give ``owner`` a fresh ``threading.Lock`` in a forked child.
+
+    A lock held by another thread at ``fork`` stays held for ever in the child, where that
+    thread does not exist: the child's first request that needs it would hang. (A weak
+    reference, so registering does not keep ``owner`` alive.)
+    """
+    if not hasattr(os, "register_at_fork"):
+        return
+    ref = weakref.ref(owner)
+
+    def reset() -> None:
+        alive = ref()
+        if alive is not None:
+            setattr(alive, attribute, threading.Lock())
+
+    os.register_at_fork(after_in_child=reset)
+
+
 class DropCounter:
     """Counts dropped telemetry items by reason and logs a summary at most every ``interval_s``."""
 
@@ -61,6 +82,7 @@ class DropCounter:
         self._last_report = 0.0
         self._lock = threading.Lock()
         self._log = log or logger
+        reset_lock_after_fork(self)
 
     def add(self, reason: str, count: int = 1) -> None:
         if count <= 0:

@@ -18,6 +18,8 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanKind
 
+from ai_core.diagnostics import reset_lock_after_fork
+
 NameFromSpan = Callable[[Any], Optional[str]]
 
 
@@ -113,6 +115,7 @@ class RequestContextRegistry:
         self._max = max_entries
         self._grace = grace_s
         self._lock = threading.Lock()
+        reset_lock_after_fork(self)  # put() runs on request threads, which a fork can interrupt
 
     def put(self, trace_id: int, ctx: RequestContext) -> None:
         with self._lock:

@@ -25,3 +25,32 @@ def test_the_size_cap_still_bounds_requests_that_never_end():
         registry.put(i, RequestContext(operation_name="x"))
     assert len(registry) == 10
     assert registry.get(24) is not None and registry.get(0) is None
+
+
+def _child_finishes(work) -> bool:
+    """Fork while this thread holds a lock ``work`` needs; True if the child still gets through."""
+    import os
+    import threading
+
+    pid = os.fork()
+    if pid == 0:  # the child: the thread that held the lock does not exist here
+        done = threading.Event()
+        threading.Thread(target=lambda: (work(), done.set()), daemon=True).start()
+        os._exit(0 if done.wait(5) else 1)
+    _, status = os.waitpid(pid, 0)
+    return os.waitstatus_to_exitcode(status) == 0
+
+
+def test_a_forked_child_can_record_requests_while_the_parent_was_registering_one():
+    registry = RequestContextRegistry()
+    with registry._lock:  # another request thread was inside put() at the moment of fork
+        ok = _child_finishes(lambda: registry.put(1, RequestContext(operation_name="GET /")))
+    assert ok
+
+
+def test_a_forked_child_can_count_drops_while_the_parent_was_counting_one():
+    from ai_core.diagnostics import DROPS
+
+    with DROPS._lock:
+        ok = _child_finishes(lambda: DROPS.add("test drop in a forked child"))
+    assert ok
