@@ -240,3 +240,21 @@ def test_an_item_too_large_for_the_endpoint_is_trimmed_and_delivered(emu, tmp_pa
     assert base["properties"]["blob0"] == "x" * 1024
     # The first, oversized attempt is listed by the emulator with the reason, once.
     assert [r["message"].split(":")[0] for r in emu.rejected()] == ["item too large"]
+
+
+def test_a_batch_refused_as_too_large_is_split_and_every_item_arrives(emu):
+    from ai_core.delivery.sender import Sender
+    from ai_core.delivery.transport import Transport
+
+    def message(i):
+        return {"name": "Microsoft.ApplicationInsights.Message", "time": "2024-05-01T10:00:00.000000Z",
+                "iKey": IKEY, "tags": {"ai.cloud.role": "split"},
+                "data": {"baseType": "MessageData", "baseData": {"ver": 2, "message": "m%d" % i}}}
+
+    emu.add_fault(status=413, count=1)  # the emulator lists every item with 413, like a gateway
+    sender = Sender(Transport(emu.url + "/v2.1/track"), storage=None, sleep=lambda s: None)
+    try:
+        assert sender.send([message(i) for i in range(6)]) is True
+    finally:
+        sender.close()
+    assert sorted(i["name"] for i in emu.items(type="trace")) == ["m%d" % i for i in range(6)]

@@ -57,6 +57,23 @@ def test_a_whole_batch_too_large_is_split_in_halves():
     assert v.split == [items[:2], items[2:]]
 
 
+def test_a_whole_batch_too_large_is_split_even_when_the_answer_lists_every_item():
+    # The emulator (and a gateway) answer 413 with one error per item: none may be dropped.
+    items = batch(5)
+    errors = [{"index": i, "statusCode": 413, "message": "Request entity too large"} for i in range(5)]
+    v = judge(413, errors, items)
+    assert v.split == [items[:2], items[2:]]
+    assert v.dropped == {} and v.retry == []
+
+
+def test_a_single_item_refused_with_413_is_trimmed_then_sent_again():
+    big = {"name": "x", "data": {"baseData": {"message": "y" * 20000}}}
+    v = judge(413, [], [big])
+    assert [len(part[0]["data"]["baseData"]["message"]) for part in v.split] == [8192]
+    again = judge(413, [], v.split[0])  # nothing more to cut: dropped, with the reason
+    assert again.split == [] and again.dropped == {"too large for the endpoint": 1}
+
+
 def test_an_item_rejected_for_size_is_trimmed_and_retried_once():
     big = {"name": "x", "data": {"baseData": {"message": "y" * 20000, "properties": {"k": "v" * 5000}}}}
     v = judge(206, [{"index": 0, "statusCode": 400, "message": "Item too large"}], [big])

@@ -10,7 +10,8 @@ sender only acts on the verdict. Rules (DESIGN.md section 4, golden/README.md se
 * 408, 429, 439, 500, 502, 503, 504, 401, 403 and network errors: the whole batch is retried
   (401/403 usually mean an Entra ID token problem that fixing the credential resolves; the
   data should survive until then). The official exporter drops 439; we keep it.
-* 413 for the whole batch: split in halves and retry each half.
+* 413 for the whole batch (with or without per-item errors): split in halves and send each
+  half; a single item is trimmed and sent once more.
 * 400, 404 and anything else: dropped, with one log line saying why.
 """
 
@@ -76,18 +77,32 @@ def judge(
     if status == 200 and not errors:
         verdict.delivered = len(batch)
         return verdict
+    if status == TOO_LARGE:
+        # The request as a whole was too large, whatever per-item errors came with it: those
+        # would only repeat 413 for every item, and judging them one by one would drop them.
+        _judge_too_large(verdict, batch)
+        return verdict
     if status in (200, 206) or (errors and status not in RETRIABLE and status != NETWORK_ERROR):
         _judge_items(verdict, errors, batch)
         return verdict
     if status == NETWORK_ERROR or status in RETRIABLE:
         verdict.retry = list(batch)
         return verdict
-    if status == TOO_LARGE and len(batch) > 1:
-        half = len(batch) // 2
-        verdict.split = [list(batch[:half]), list(batch[half:])]
-        return verdict
     verdict.drop("rejected by the endpoint with HTTP %d" % status, len(batch))
     return verdict
+
+
+def _judge_too_large(verdict: Verdict, batch: Sequence[Envelope]) -> None:
+    """Halves are sent separately; a single item is trimmed (once) rather than lost."""
+    if len(batch) > 1:
+        half = len(batch) // 2
+        verdict.split = [list(batch[:half]), list(batch[half:])]
+        return
+    trimmed = trim_envelope(batch[0]) if batch else None
+    if trimmed is not None:
+        verdict.split = [[trimmed]]
+    else:
+        verdict.drop("too large for the endpoint", len(batch))
 
 
 def _judge_items(verdict: Verdict, errors: Sequence[Dict[str, Any]], batch: Sequence[Envelope]) -> None:
