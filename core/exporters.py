@@ -10,6 +10,7 @@ ones, with our envelope fixes.
 from __future__ import annotations
 
 import logging
+import os
 import time
 from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
 
@@ -35,6 +36,8 @@ from ai_core.request_context import RequestLookup
 logger = logging.getLogger(__name__)
 
 Envelope = Dict[str, Any]
+
+ENV_METRIC_NAMESPACE_OPT_IN = "APPLICATIONINSIGHTS_METRIC_NAMESPACE_OPT_IN"
 TelemetryProcessor = Callable[[Envelope], Optional[Envelope]]
 
 # Keywords of the official exporters / azure-core that have no meaning here; accepted so that
@@ -217,11 +220,14 @@ class AzureMonitorMetricExporter(_ExporterBase, MetricExporter):
     def __init__(self, connection_string: "str | ConnectionString | None" = None, **kwargs: Any) -> None:
         _ExporterBase.__init__(self, connection_string, **kwargs)
         MetricExporter.__init__(self, preferred_temporality=dict(APPLICATION_INSIGHTS_TEMPORALITY))
+        # The official exporter's switch for the metric namespace (``ns`` = the meter's name).
+        self._namespace_opt_in = os.environ.get(ENV_METRIC_NAMESPACE_OPT_IN, "").strip().lower() == "true"
 
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
-        envelopes = self._convert_guarded(lambda m: metrics_to_envelopes(m, self.ikey), metrics_data)
+        opt_in = self._namespace_opt_in
+        envelopes = self._convert_guarded(lambda m: metrics_to_envelopes(m, self.ikey, opt_in), metrics_data)
         if not envelopes:
             return MetricExportResult.SUCCESS
         ok = self._send(self._finish(envelopes))
