@@ -110,6 +110,13 @@ class _ExporterBase:
                     env = None
                 if env is None:
                     break
+                if not isinstance(env, dict):  # e.g. True: not an item, and it would break the next step
+                    DROPS.add(
+                        "telemetry processor %r returned %s instead of the envelope or None"
+                        % (getattr(proc, "__name__", proc), type(env).__name__)
+                    )
+                    env = None
+                    break
             if env is not None:
                 out.append(env)
         return out

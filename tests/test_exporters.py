@@ -42,3 +42,26 @@ def test_metric_namespace_opt_in_variable_sends_the_meter_name_like_official(mon
 
 def test_metrics_have_no_namespace_without_the_opt_in(monkeypatch: pytest.MonkeyPatch) -> None:
     assert _exported_metric_entries(monkeypatch, "") == [{"name": "orders", "value": 1, "count": 1}]
+
+
+def test_telemetry_processor_returning_a_bool_sends_nothing_bogus_and_says_why() -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.trace import SpanKind
+
+    from ai_core import AzureMonitorTraceExporter
+    from ai_core.diagnostics import DROPS
+
+    def is_request(envelope: Any) -> Any:
+        return envelope["name"].endswith("Request")  # a filter written as a predicate
+
+    sender = _Sender()
+    exporter = AzureMonitorTraceExporter(connection_string=CONNECTION_STRING, sender=sender, telemetry_processors=[is_request])
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    reason = "telemetry processor 'is_request' returned bool instead of the envelope or None"
+    before = DROPS.totals().get(reason, 0)
+    with provider.get_tracer("t").start_as_current_span("GET /", kind=SpanKind.SERVER):
+        pass
+    assert sender.sent == []  # not [True, False]: items the service would reject, or worse
+    assert DROPS.totals().get(reason, 0) == before + 2  # the _OTELRESOURCE_ item and the request
