@@ -15,7 +15,7 @@ import os
 import platform
 import sys
 from datetime import datetime, timezone
-from typing import Any, Dict, Iterable, Mapping, Optional
+from typing import Any, Dict, Mapping, Optional
 
 from opentelemetry.sdk.resources import Resource
 
@@ -273,11 +273,4 @@ def synthetic_source(attrs: Mapping[str, Any]) -> Optional[str]:
     ua = attrs.get("user_agent.original") or attrs.get("http.user_agent")
     if ua and "AlwaysOn" in str(ua):
         return "True"
-    return None
-
-
-def iter_nonempty(values: Iterable[Optional[str]]) -> Optional[str]:
-    for v in values:
-        if v:
-            return v
     return None
