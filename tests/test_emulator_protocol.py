@@ -584,3 +584,19 @@ def test_stop_closes_keep_alive_connections():
                      {"Content-Type": "application/json"})
         conn.getresponse()
     conn.close()
+
+
+def test_other_web_pages_cannot_read_or_clear_the_captured_telemetry(emulator):
+    # Any page open in the developer's browser may call 127.0.0.1: only the ingestion
+    # endpoint (where browser SDKs post) allows other origins, never the query/control API.
+    post_track(emulator.url, TRACES[:1])
+    evil = {"Origin": "https://evil.example"}
+    for method, path in [("GET", "/api/items"), ("GET", "/api/rejected"), ("OPTIONS", "/api/items"),
+                         ("OPTIONS", "/api/faults"), ("GET", "/")]:
+        reply = http(method, emulator.url + path, headers=evil)
+        assert "Access-Control-Allow-Origin" not in reply.headers, (method, path)
+    preflight = http("OPTIONS", emulator.url + "/v2.1/track", headers=evil)
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert "DELETE" not in preflight.headers["Access-Control-Allow-Methods"]
+    reply = post_track(emulator.url, TRACES[:1])
+    assert reply.status == 200 and reply.headers["Access-Control-Allow-Origin"] == "*"

@@ -103,8 +103,11 @@ class Handler(BaseHTTPRequestHandler):
         self.send_response(status)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
-        # Browser SDKs and a viewer served from elsewhere may call the emulator directly.
-        self.send_header("Access-Control-Allow-Origin", "*")
+        if self._is_track(self.path):
+            # Browser SDKs post telemetry from their page's origin, as to the real service. Only
+            # there: with CORS on the API, any web page open in the developer's browser could
+            # read every captured item (URLs, SQL, user ids, log lines) or clear them.
+            self.send_header("Access-Control-Allow-Origin", "*")
         for name, value in (headers or {}).items():
             self.send_header(name, value)
         self.end_headers()
@@ -137,6 +140,11 @@ class Handler(BaseHTTPRequestHandler):
                 self._send_json(500, {"error": "internal error: %r" % (exc,)})
             except OSError:
                 pass
+
+    @staticmethod
+    def _is_track(raw_path: str) -> bool:
+        path = _SLASHES.sub("/", unquote(urlsplit(raw_path).path)) or "/"
+        return path.endswith(_TRACK_SUFFIXES)
 
     def _route(self, method: str) -> None:
         url = urlsplit(self.path)
@@ -183,9 +191,12 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch("DELETE")
 
     def do_OPTIONS(self) -> None:
-        # CORS pre-flight for browser clients.
+        # CORS pre-flight for browser SDKs posting telemetry; the API and viewer are same-origin.
+        if not self._is_track(self.path):
+            self._send(204, b"", "text/plain")
+            return
         self._send(204, b"", "text/plain", {
-            "Access-Control-Allow-Methods": "GET, POST, DELETE, OPTIONS",
+            "Access-Control-Allow-Methods": "POST, OPTIONS",
             "Access-Control-Allow-Headers": "Content-Type, Content-Encoding, Sdk-Context",
             "Access-Control-Max-Age": "3600",
         })
