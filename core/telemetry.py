@@ -93,3 +93,8 @@ class Telemetry:
                 provider.shutdown()
             except Exception:
                 logger.debug("provider shutdown failed", exc_info=True)
+        if self.sender is not None:
+            try:
+                self.sender.close()  # the kept-alive connection to the endpoint
+            except Exception:
+                logger.debug("closing the sender failed", exc_info=True)
