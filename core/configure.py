@@ -138,10 +138,13 @@ def _build(opts: Options) -> Telemetry:
     resource = build_resource(opts)
     # Fixed role tags, applied to every envelope: the SDK replaces service.instance.id in a
     # forked child, and the role instance the user configured must survive that.
+    # An explicit role_instance wins over k8s.pod.name from OTEL_RESOURCE_ATTRIBUTES, which the
+    # resource rule would otherwise prefer (explicit config beats the environment).
+    instance = opts.role_instance or cloud_role_instance(resource.attributes)
     role_tags = {
         "ai.cloud.role": cloud_role(resource.attributes),
-        "ai.cloud.roleInstance": cloud_role_instance(resource.attributes),
-        "ai.internal.nodeName": cloud_role_instance(resource.attributes),
+        "ai.cloud.roleInstance": instance,
+        "ai.internal.nodeName": instance,
     }
     # Before anything else is built: a missing optional package is a ConfigurationError.
     otlp = build_otlp_exporters(opts.otlp_endpoint) if opts.otlp_endpoint else None
