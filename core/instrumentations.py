@@ -38,11 +38,17 @@ def enable_instrumentations(names: Optional[Sequence[str]], tracer_provider: Any
     done: List[Any] = []
     for name in chosen:
         library, module, cls_name = KNOWN_INSTRUMENTATIONS[name]
-        if not (_installed(library) and _installed(module)):
+        # What pip would have to install: only the missing pieces (urllib and sqlite3 are part
+        # of Python; "pip install urllib" would fetch some unrelated package, or nothing).
+        missing = [pip_name for pip_name, importable in (
+            (library.split(".")[0], library),
+            ("opentelemetry-instrumentation-%s" % name, module),
+        ) if not _installed(importable)]
+        if missing:
             if asked:
                 logger.warning(
-                    "Application Insights: instrumentation %r is not available (pip install %s "
-                    "opentelemetry-instrumentation-%s)", name, library.split(".")[0], name
+                    "Application Insights: instrumentation %r is not available (pip install %s)",
+                    name, " ".join(missing),
                 )
             continue
         try:
