@@ -50,6 +50,30 @@ def store_dir(tmp_path: Path) -> Path:
     return tmp_path / "store"
 
 
+class Clock:
+    """The wall clock of the storage module only, moved by the test: lease expiry is decided
+    by the test, not by how fast a loaded machine runs it."""
+
+    def __init__(self) -> None:
+        self.now = time.time()
+
+    def time(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+    def __getattr__(self, name: str) -> object:  # gmtime, strftime, monotonic: the real ones
+        return getattr(time, name)
+
+
+@pytest.fixture
+def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
+    fake = Clock()
+    monkeypatch.setattr(storage_mod, "time", fake)
+    return fake
+
+
 @pytest.fixture
 def records() -> Iterator[List[logging.LogRecord]]:
     """Log records of the ``ai_core`` logger (attached directly: propagation may be off)."""
@@ -229,13 +253,14 @@ def test_stale_tmp_file_of_a_crashed_writer_is_removed_after_60_s_and_never_leas
 
 
 # -- leases -----------------------------------------------------------------------------------
-def test_leased_blob_is_invisible_to_others_until_its_lease_expires(store_dir: Path) -> None:
+def test_leased_blob_is_invisible_to_others_until_its_lease_expires(store_dir: Path, clock: Clock) -> None:
     mine, other = LocalStorage(str(store_dir)), LocalStorage(str(store_dir))
     mine.put([env(1)])
     (blob,) = mine.lease_next(lease_s=0.3)
     assert "@" in blob.name and blob.name.endswith(".lock")
+    clock.advance(0.29)
     assert list(other.lease_next(limit=5)) == [] and other.count() == 1
-    time.sleep(0.35)
+    clock.advance(0.02)
     (taken,) = other.lease_next(lease_s=30)
     assert [e["id"] for e in taken.read()] == [1]
     # The first holder lost its lease: it reads nothing and cannot delete or release it.
@@ -243,25 +268,27 @@ def test_leased_blob_is_invisible_to_others_until_its_lease_expires(store_dir: P
     assert taken.delete() is True and other.count() == 0
 
 
-def test_release_makes_a_blob_available_again_after_retry_after(store_dir: Path) -> None:
+def test_release_makes_a_blob_available_again_after_retry_after(store_dir: Path, clock: Clock) -> None:
     storage = LocalStorage(str(store_dir))
     storage.put([env(1)])
     (blob,) = storage.lease_next()
     assert blob.release(0.3) is True
+    clock.advance(0.29)
     assert list(storage.lease_next()) == []
-    time.sleep(0.35)
+    clock.advance(0.02)
     (again,) = storage.lease_next()
     assert again.release(0) is True  # 0: available right away, under its plain name
     (third,) = storage.lease_next()
     assert [e["id"] for e in third.read()] == [1]
 
 
-def test_put_with_a_lease_is_not_sent_before_it_expires(store_dir: Path) -> None:
+def test_put_with_a_lease_is_not_sent_before_it_expires(store_dir: Path, clock: Clock) -> None:
     storage = LocalStorage(str(store_dir))
     storage.put([env(1)], lease_s=0.3)
     storage.put([env(2)])
+    clock.advance(0.29)
     assert [e["id"] for b in storage.lease_next(limit=5) for e in b.read()] == [2]
-    time.sleep(0.35)
+    clock.advance(0.02)
     assert ids_of(storage) == [1]
 
 
@@ -284,10 +311,11 @@ def run(code: str, *args: str) -> "subprocess.Popen[str]":
     )
 
 
-def test_lease_held_by_a_killed_process_expires_and_another_process_delivers_the_blobs(store_dir: Path) -> None:
+def test_lease_held_by_a_killed_process_expires_and_another_process_delivers_the_blobs(store_dir: Path, clock: Clock) -> None:
     storage = LocalStorage(str(store_dir))
     for i in range(5):
         storage.put([env(i)])
+        clock.advance(0.001)  # distinct write times: the holder leases the oldest three
     holder = run(
         """
         import sys, time
@@ -300,12 +328,15 @@ def test_lease_held_by_a_killed_process_expires_and_another_process_delivers_the
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "3"
+        leased_by = time.time()  # the holder's leases end 1 s after this at the latest
     finally:
         holder.send_signal(signal.SIGKILL)
         holder.wait(10)
+    # Our clock stands still before the leases end (however slow this machine is)...
+    clock.now = min(clock.now, leased_by)
     assert sorted(ids_of(storage)) == [3, 4]  # the three leased ones are still the dead process's
     assert storage.count() == 3
-    time.sleep(1.05)
+    clock.now = leased_by + 1.01  # ...then moves past them
     assert sorted(ids_of(storage)) == [0, 1, 2] and storage.count() == 0
 
 

@@ -86,6 +86,8 @@ class _IngestHandler(BaseHTTPRequestHandler):
             super().finish()
         except OSError:
             pass
+        self.connection.close()
+        self.server.connection_closed()  # type: ignore[attr-defined]
 
     def log_message(self, *args: Any) -> None:
         pass
@@ -106,6 +108,7 @@ class IngestServer(ThreadingHTTPServer):
         self.reset_on_close = reset_on_close
         self.requests: List[Seen] = []
         self.connections = 0
+        self.closed = 0  # connections the server has closed
         self._lock = threading.Lock()
         self.release = threading.Event()  # set at teardown: frees handlers that wait forever
         threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -126,6 +129,18 @@ class IngestServer(ThreadingHTTPServer):
     def record(self, seen: Seen) -> None:
         with self._lock:
             self.requests.append(seen)
+
+    def connection_closed(self) -> None:
+        with self._lock:
+            self.closed += 1
+
+    def wait_closed(self, count: int, timeout: float = 10.0) -> None:
+        """Until the server has closed ``count`` connections (an idle timeout on a loaded
+        machine may fire late: sleeping a fixed time would race with it)."""
+        deadline = time.monotonic() + timeout
+        while self.closed < count:
+            assert time.monotonic() < deadline, "the server did not close the idle connection"
+            time.sleep(0.01)
 
     @property
     def port(self) -> int:
@@ -351,9 +366,9 @@ def test_threads_share_the_connection_one_request_at_a_time(servers, transports)
 def test_server_closing_idle_connection_reconnects_without_duplicates(servers, transports):
     server = ingest(servers, idle_timeout=0.2)  # the server drops a connection idle for 0.2 s
     t = make(transports, server.url())
-    for _ in range(3):
+    for n in range(1, 4):
         assert t.post(BODY).status == 200
-        time.sleep(0.5)
+        server.wait_closed(n)
     assert len(server.requests) == 3  # each delivered exactly once
     assert server.connections == 3
 
@@ -364,7 +379,7 @@ def test_connection_reset_while_idle_is_retried_once_on_a_fresh_connection(serve
     server = ingest(servers, idle_timeout=0.2, reset_on_close=True)
     t = make(transports, server.url())
     assert t.post(BODY).status == 200
-    time.sleep(0.5)
+    server.wait_closed(1)
     monkeypatch.setattr(transport_module, "_socket_dropped", lambda sock: False)
     resp = t.post(BODY)
     assert resp.status == 200, resp.error
