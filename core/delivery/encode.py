@@ -55,11 +55,6 @@ def encode_json(envelopes: Sequence[Dict[str, Any]]) -> bytes:
     return b"".join(_json_slices(envelopes))
 
 
-def gzip_bytes(data: bytes) -> bytes:
-    compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 31)  # wbits 31: gzip container
-    return compressor.compress(data) + compressor.flush()
-
-
 def encode_batch(envelopes: Sequence[Dict[str, Any]]) -> bytes:
     """The gzip'd JSON array body, compressed slice by slice."""
     compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 31)  # wbits 31: gzip container

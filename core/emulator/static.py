@@ -6,7 +6,6 @@ path is a file under that folder. Generic on purpose: the viewer is dropped in a
 from __future__ import annotations
 
 import mimetypes
-import os
 from pathlib import Path
 from typing import Optional, Tuple
 
@@ -39,7 +38,3 @@ def load(path: Path) -> Tuple[bytes, str]:
         ctype += "; charset=utf-8"
     with open(path, "rb") as f:
         return f.read(), ctype
-
-
-def exists() -> bool:
-    return os.path.isdir(STATIC_DIR)
