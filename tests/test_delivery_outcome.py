@@ -96,3 +96,12 @@ def test_retry_after_accepts_seconds_and_http_dates():
     assert parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now=1445412470.0) == 10.0
     assert parse_retry_after("soon") is None
     assert parse_retry_after(None) is None
+
+
+def test_a_malformed_item_status_in_the_answer_does_not_break_delivery():
+    # Sender.send promises never to raise: an odd answer must not fail the whole export.
+    items = batch(3)
+    errors = [{"index": 0, "statusCode": "busy", "message": "?"}, {"index": 1, "statusCode": [500]}]
+    v = judge(206, errors, items)
+    assert v.delivered == 1 and v.retry == []
+    assert v.dropped == {"rejected by the endpoint (item status 0)": 2}

@@ -60,8 +60,16 @@ def parse_retry_after(value: Optional[str], now: Optional[float] = None) -> Opti
     return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
+def _item_status(error: Dict[str, Any]) -> int:
+    """The item's ``statusCode``; 0 when the answer carries none we can read."""
+    try:
+        return int(error.get("statusCode") or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
 def _is_size_rejection(error: Dict[str, Any]) -> bool:
-    if int(error.get("statusCode") or 0) == TOO_LARGE:
+    if _item_status(error) == TOO_LARGE:
         return True
     message = str(error.get("message") or "").lower()
     return "too large" in message or "exceeds" in message or "size" in message
@@ -115,7 +123,7 @@ def _judge_items(verdict: Verdict, errors: Sequence[Dict[str, Any]], batch: Sequ
         if not 0 <= index < len(batch) or index in failed_indexes:
             continue
         failed_indexes.add(index)
-        code = int(error.get("statusCode") or 0)
+        code = _item_status(error)
         item = batch[index]
         if code in RETRIABLE:
             verdict.retry.append(item)
