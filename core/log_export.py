@@ -56,4 +56,14 @@ def install_log_handler(logger_provider: Any, logger_name: str, level: int) -> A
             target.removeHandler(existing)
     handler = ApplicationInsightsLogHandler(level, logger_provider)
     target.addHandler(handler)
+    effective = target.getEffectiveLevel()
+    if level and effective > level:
+        # We never change the app's logger levels, so say once why records are missing.
+        logging.getLogger("ai_core").warning(
+            "logging_level is %s, but logger %r only passes %s and above, so %s records are not "
+            "exported; lower that logger's level (e.g. logging.getLogger(%r).setLevel(%r)) if "
+            "you want them.",
+            logging.getLevelName(level), target.name, logging.getLevelName(effective),
+            logging.getLevelName(level), logger_name or "", logging.getLevelName(level),
+        )
     return handler

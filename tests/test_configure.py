@@ -132,3 +132,14 @@ def test_enabled_false_builds_nothing():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split() == ["False", "0"]
+
+
+def test_a_logging_level_below_the_loggers_own_level_is_explained_once():
+    out = run_python(
+        f"""
+        import ai_core
+        ai_core.configure(connection_string={CS!r}, logging_level="INFO", disable_offline_storage=True)
+        """
+    )
+    assert out.returncode == 0, out.stderr
+    assert out.stderr.count("logging_level is INFO, but logger 'root' only passes WARNING") == 1
