@@ -9,9 +9,10 @@ import logging
 import os
 import threading
 import time
-import weakref
 from collections import Counter
 from typing import Dict, Optional
+
+from ai_core.forking import reset_lock_after_fork  # noqa: F401 (also re-exported)
 
 logger = logging.getLogger("ai_core")
 
@@ -51,25 +52,6 @@ def _someone_else_handles(record: logging.LogRecord, me: logging.Handler) -> boo
 
 if not any(isinstance(h, _LastResortHandler) for h in logger.handlers):
     logger.addHandler(_LastResortHandler())
-
-
-def reset_lock_after_fork(owner: object, attribute: str = "_lock") -> None:
-    """Give ``owner`` a fresh ``threading.Lock`` in a forked child.
-
-    A lock held by another thread at ``fork`` stays held for ever in the child, where that
-    thread does not exist: the child's first request that needs it would hang. (A weak
-    reference, so registering does not keep ``owner`` alive.)
-    """
-    if not hasattr(os, "register_at_fork"):
-        return
-    ref = weakref.ref(owner)
-
-    def reset() -> None:
-        alive = ref()
-        if alive is not None:
-            setattr(alive, attribute, threading.Lock())
-
-    os.register_at_fork(after_in_child=reset)
 
 
 class DropCounter:

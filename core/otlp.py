@@ -39,6 +39,21 @@ def signal_url(endpoint: str, path: str) -> str:
     return "%s/%s" % (endpoint.rstrip("/"), path)
 
 
+# Connection pools a forked child inherited: kept referenced, never closed or collected, because
+# closing (or urllib3's finalizer) takes pool locks the parent's export thread may have held at
+# the moment of the fork; one abandoned pool per fork is the price of never hanging there.
+_INHERITED_POOLS: list = []
+
+
+def _fresh_adapters(session: "requests.Session") -> None:
+    from requests.adapters import HTTPAdapter
+
+    _INHERITED_POOLS.append(dict(session.adapters))
+    session.adapters.clear()
+    session.mount("https://", HTTPAdapter())
+    session.mount("http://", HTTPAdapter())
+
+
 def build_otlp_exporters(endpoint: str) -> OtlpExporters:
     """The three OTLP/HTTP exporters for a Collector at ``endpoint`` (a base URL).
 
@@ -61,7 +76,7 @@ def build_otlp_exporters(endpoint: str) -> OtlpExporters:
     # after the other by the worker thread). A forked child must not reuse the parent's socket.
     session = requests.Session()
     if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=session.close)
+        os.register_at_fork(after_in_child=lambda: _fresh_adapters(session))
 
     spans = OTLPSpanExporter(endpoint=signal_url(endpoint, TRACES_PATH), session=session)
     logs = OTLPLogExporter(endpoint=signal_url(endpoint, LOGS_PATH), session=session)

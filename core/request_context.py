@@ -18,7 +18,7 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanKind
 
-from ai_core.diagnostics import reset_lock_after_fork
+from ai_core.forking import reset_lock_after_fork
 
 NameFromSpan = Callable[[Any], Optional[str]]
 

@@ -21,6 +21,7 @@ from ai_core.delivery.outcome import Verdict, judge
 from ai_core.delivery.storage import LocalStorage, StorageRefused
 from ai_core.delivery.transport import TrackResponse, Transport
 from ai_core.diagnostics import DROPS
+from ai_core.forking import reset_lock_after_fork
 
 logger = logging.getLogger("ai_core")
 
@@ -98,12 +99,7 @@ class Sender:
         # so each batch gets one attempt and the rest goes to offline storage at once.
         self.patient = True
         self._lock = threading.Lock()  # one batch on the wire at a time, whatever thread asks
-        if hasattr(os, "register_at_fork"):
-            # A parent thread may hold the lock at fork time; the child must not inherit that.
-            os.register_at_fork(after_in_child=self._after_fork)
-
-    def _after_fork(self) -> None:
-        self._lock = threading.Lock()
+        reset_lock_after_fork(self)  # the parent's export thread may hold it at fork time
 
     # -- sending -----------------------------------------------------------------------------
     def send(self, envelopes: Sequence[Envelope]) -> bool:

@@ -20,6 +20,7 @@ from typing import Any, Callable, Deque, List, Optional
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, set_value
 
 from ai_core.diagnostics import DROPS
+from ai_core.forking import after_fork_in_child
 
 logger = logging.getLogger("ai_core")
 
@@ -55,8 +56,7 @@ class ExportWorker:
         self._metrics_every_s = metrics_every_s
         self._channels: List[Channel] = []
         self._init_state()
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._after_fork)
+        after_fork_in_child(self._after_fork)
 
     def _init_state(self) -> None:
         self._pid = os.getpid()
@@ -103,11 +103,17 @@ class ExportWorker:
             self._after_fork()
         if self._thread is not None or self._stopping:
             return
-        with self._lock:
+        # A timeout, not a plain ``with``: a SIGTERM handler that flushes may run while this
+        # very thread is inside this block, and must not wait for itself forever.
+        if not self._lock.acquire(timeout=1.0):
+            return
+        try:
             if self._thread is None:
                 thread = threading.Thread(target=self._run, name="ai_core-export", daemon=True)
                 thread.start()
                 self._thread = thread
+        finally:
+            self._lock.release()
 
     def flush(self, timeout_s: float = 10.0) -> bool:
         """Export everything queued so far (and collect metrics); True if done in time."""
