@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from typing import Dict, Optional
 
-from ai_core.forking import reset_lock_after_fork  # noqa: F401 (also re-exported)
+from ai_core.forking import reset_lock_after_fork
 
 logger = logging.getLogger("ai_core")
 

@@ -39,9 +39,15 @@ def flush_on_exit(telemetry: Any) -> None:
 
     def on_sigterm(signum: int, frame: Any) -> None:
         target = _signal_target
+        dies_now = not callable(previous) and previous != signal.SIG_IGN
         try:
             if target is not None and not target.is_shut_down:
-                target.force_flush(FLUSH_ON_SIGNAL_S)
+                if dies_now:
+                    # The process ends with this signal: shut down, which also puts what the
+                    # endpoint did not take into offline storage instead of losing it.
+                    target.shutdown()
+                else:  # a server's own handler follows and stops gracefully; atexit shuts down
+                    target.force_flush(FLUSH_ON_SIGNAL_S)
         except Exception:
             pass
         if callable(previous):

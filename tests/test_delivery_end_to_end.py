@@ -258,3 +258,24 @@ def test_a_batch_refused_as_too_large_is_split_and_every_item_arrives(emu):
     finally:
         sender.close()
     assert sorted(i["name"] for i in emu.items(type="trace")) == ["m%d" % i for i in range(6)]
+
+
+def test_sigterm_with_the_endpoint_down_keeps_the_items_on_disk_for_the_next_process(tmp_path):
+    port = free_port()  # nothing listens
+    storage = tmp_path / "s"
+    app = start_app(port, COUNT=6, PREFIX="termdown", THEN="wait-signal", STORAGE_DIR=storage)
+    try:
+        assert app.stdout.readline().strip() == "waiting"
+        app.send_signal(signal.SIGTERM)
+        app.communicate(timeout=30)
+    finally:
+        app.kill()
+    assert app.returncode == -signal.SIGTERM
+    with Emulator(port=port, db=":memory:") as emu:
+        drainer = start_app(port, COUNT=0, THEN="sleep:30", STORAGE_DIR=storage)
+        try:
+            names = wait_for_names(emu, "termdown", 6, timeout=25)
+        finally:
+            drainer.kill()
+            drainer.communicate()
+    assert names == expected_names("termdown", 6)
