@@ -72,8 +72,19 @@ class DropCounter:
         with self._lock:
             self._counts[reason] += count
             self._total[reason] += count
+        self.report(due_only=True)
+
+    def report(self, due_only: bool = False) -> None:
+        """Log what was dropped since the last report: when due, or now (at shutdown).
+
+        The export worker calls this every cycle, so drops that came after a report are
+        still said once the interval has passed, even if no further drop arrives.
+        """
+        with self._lock:
+            if not self._counts:
+                return
             now = time.monotonic()
-            if now - self._last_report < self._interval:
+            if due_only and now - self._last_report < self._interval:
                 return
             pending, self._counts = dict(self._counts), Counter()
             self._last_report = now

@@ -115,3 +115,15 @@ def test_force_flush_after_shutdown_returns_at_once_instead_of_waiting_out_its_t
     started = time.monotonic()
     assert worker.flush(10) is True
     assert time.monotonic() - started < 2
+
+
+def test_drops_after_a_report_are_said_when_the_interval_has_passed(caplog):
+    counter = DropCounter(interval_s=0.05, log=logging.getLogger("ai_core.test_late_drops"))
+    with caplog.at_level(logging.WARNING, logger="ai_core.test_late_drops"):
+        counter.add("first")  # reported at once
+        counter.add("late", 3)  # within the interval: held back...
+        assert len(caplog.records) == 1
+        time.sleep(0.1)
+        counter.report(due_only=True)  # ...and said by the worker's periodic call
+    assert len(caplog.records) == 2
+    assert "3 late" in caplog.records[1].getMessage()

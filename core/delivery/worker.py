@@ -180,6 +180,7 @@ class ExportWorker:
                     self._next_drain = now + (self._schedule_s if settled else DRAIN_EVERY_S)
             except Exception:  # the worker must survive anything an export does
                 logger.warning("Application Insights export failed unexpectedly", exc_info=True)
+            DROPS.report(due_only=not stopping)  # pending drop counts are said, once, in time
             with self._done:
                 self._flush_completed = max(self._flush_completed, flush_target)
                 self._done.notify_all()
