@@ -101,3 +101,28 @@ def test_a_process_that_records_only_metrics_exports_them_on_the_interval(emu):
     assert out.returncode == 0, out.stderr
     names = [m["envelope"]["data"]["baseData"]["metrics"][0]["name"] for m in emu.items(type="metric")]
     assert "jobs_done" in names
+
+
+def test_an_excluded_request_sends_nothing_not_even_its_log_lines(emu):
+    out = run_python(
+        f"""
+        import logging, ai_core
+        from opentelemetry import trace
+        from opentelemetry.trace import SpanKind
+        tel = ai_core.configure(connection_string={emu.connection_string!r}, excluded_urls=["^/health"],
+                                disable_offline_storage=True)
+        tracer = trace.get_tracer("app")
+        for path in ("/health", "/orders"):
+            with tracer.start_as_current_span("GET " + path, kind=SpanKind.SERVER,
+                    attributes={{"http.request.method": "GET", "url.path": path, "http.route": path,
+                                 "url.scheme": "http", "http.response.status_code": 200}}):
+                with tracer.start_as_current_span("SELECT", kind=SpanKind.CLIENT, attributes={{"db.system": "sqlite"}}):
+                    logging.getLogger("app").warning("inside %s", path)
+        print("flushed", tel.force_flush(10))
+        """
+    )
+    assert out.returncode == 0, out.stderr
+    emu.wait_for_items(count=1, timeout=10, type="trace")
+    assert [i["envelope"]["data"]["baseData"]["message"] for i in emu.items(type="trace")] == ["inside /orders"]
+    assert [i["name"] for i in emu.items(type="request")] == ["GET /orders"]
+    assert len(emu.items(type="dependency")) == 1

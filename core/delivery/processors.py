@@ -44,13 +44,23 @@ class QueueSpanProcessor(SpanProcessor):
 
 
 class QueueLogRecordProcessor(LogRecordProcessor):
-    """Log records -> the worker's log queue of every destination."""
+    """Log records -> the worker's log queue of every destination.
+
+    A record written inside a trace that was not sampled is dropped with it: sampling is
+    trace-consistent (as Application Insights samples by operation), and an excluded request
+    (a DROP at its server span) must produce no telemetry at all, its log lines included.
+    """
 
     def __init__(self, worker: ExportWorker, *channels: Channel) -> None:
         self._worker = worker
         self._channels = channels
 
     def on_emit(self, log_record: Any) -> None:
+        record = getattr(log_record, "log_record", None)
+        if record is not None and record.trace_id and record.span_id:
+            flags = record.trace_flags
+            if flags is not None and not int(flags) & 0x01:
+                return
         for channel in self._channels:
             self._worker.submit(channel, log_record)
 
