@@ -105,3 +105,10 @@ def test_a_malformed_item_status_in_the_answer_does_not_break_delivery():
     v = judge(206, errors, items)
     assert v.delivered == 1 and v.retry == []
     assert v.dropped == {"rejected by the endpoint (item status 0)": 2}
+
+
+def test_a_field_named_size_is_not_mistaken_for_a_size_rejection():
+    item = {"name": "x", "data": {"baseData": {"message": "m" * 20000, "properties": {"size": "L"}}}}
+    v = judge(206, [{"index": 0, "statusCode": 400, "message": "data.baseData.properties.size: bad value"}], [item])
+    assert v.retry == []
+    assert v.dropped == {"rejected by the endpoint (item status 400)": 1}

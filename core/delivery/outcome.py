@@ -68,11 +68,16 @@ def _item_status(error: Dict[str, Any]) -> int:
         return 0
 
 
+_SIZE_PHRASES = ("too large", "too big", "exceeds the maximum", "exceeds the limit", "maximum size", "size limit")
+
+
 def _is_size_rejection(error: Dict[str, Any]) -> bool:
     if _item_status(error) == TOO_LARGE:
         return True
+    # Phrases, not the bare word "size": a message naming a property called "size" is not a
+    # size rejection, and trimming would only cost a useless retry.
     message = str(error.get("message") or "").lower()
-    return "too large" in message or "exceeds" in message or "size" in message
+    return any(phrase in message for phrase in _SIZE_PHRASES)
 
 
 def judge(
