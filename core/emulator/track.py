@@ -9,7 +9,6 @@ fail single items, delay the answer, or ask the server to drop the connection.
 from __future__ import annotations
 
 import json
-
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
