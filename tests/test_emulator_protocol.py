@@ -600,3 +600,18 @@ def test_other_web_pages_cannot_read_or_clear_the_captured_telemetry(emulator):
     assert "DELETE" not in preflight.headers["Access-Control-Allow-Methods"]
     reply = post_track(emulator.url, TRACES[:1])
     assert reply.status == 200 and reply.headers["Access-Control-Allow-Origin"] == "*"
+
+
+def test_a_bad_content_length_is_a_400_not_a_server_error(emulator):
+    import http.client
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(emulator.url)
+    conn = http.client.HTTPConnection(parts.hostname, parts.port, timeout=5)
+    conn.putrequest("POST", "/v2.1/track")
+    conn.putheader("Content-Length", "twelve")
+    conn.endheaders()
+    reply = conn.getresponse()
+    assert reply.status == 400
+    assert b"unreadable body framing" in reply.read()
+    conn.close()

@@ -81,22 +81,38 @@ class Handler(BaseHTTPRequestHandler):
             sys.stderr.write("%s - %s\n" % (self.address_string(), format % args))
 
     def _read_body(self) -> Optional[bytes]:
-        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
-            chunks = []
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return b"".join(chunks)
-                chunks.append(self.rfile.read(size))
-                self.rfile.readline()
-        length = int(self.headers.get("Content-Length") or 0)
+        """The request body, or None after answering 400/413 (then the connection closes)."""
+        try:
+            if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+                return self._read_chunked()
+            length = int(self.headers.get("Content-Length") or 0)
+            if length < 0:
+                raise ValueError("negative Content-Length")
+        except ValueError as exc:
+            return self._refuse(400, "unreadable body framing: %s" % exc)
         if length > MAX_BODY:
-            self._send_json(413, {"error": "body larger than %d bytes" % MAX_BODY})
-            self.close_connection = True
-            return None
+            return self._refuse(413, "body larger than %d bytes" % MAX_BODY)
         return self.rfile.read(length) if length else b""
+
+    def _read_chunked(self) -> Optional[bytes]:
+        chunks = []
+        total = 0
+        while True:
+            size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
+            if size == 0:
+                while self.rfile.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                return b"".join(chunks)
+            total += size
+            if total > MAX_BODY:  # the same cap as for a declared length
+                return self._refuse(413, "body larger than %d bytes" % MAX_BODY)
+            chunks.append(self.rfile.read(size))
+            self.rfile.readline()
+
+    def _refuse(self, status: int, message: str) -> None:
+        self._send_json(status, {"error": message})
+        self.close_connection = True
+        return None
 
     def _send(self, status: int, body: bytes, content_type: str,
               headers: Optional[Dict[str, str]] = None) -> None:
