@@ -37,6 +37,7 @@ import time
 import urllib.request
 from pathlib import Path
 from typing import Any, Dict, List, Optional
+from emulator_process import start_emulator  # noqa: E402 (sibling module)
 
 ROOT = Path(__file__).resolve().parent.parent
 ITEMS_PER_REQUEST = 5
@@ -174,18 +175,6 @@ def child(args: argparse.Namespace) -> int:
 
 
 # --- the parent -------------------------------------------------------------------------------
-
-def start_emulator(db: str) -> "tuple[subprocess.Popen, int]":
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ai_core.emulator", "--port", "0", "--db", db],
-        cwd=str(ROOT), stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        match = re.search(r"IngestionEndpoint=http://127\.0\.0\.1:(\d+)", line)
-        if match:
-            return proc, int(match.group(1))
-    raise RuntimeError("emulator did not start")
-
 
 def api(port: int, path: str, method: str = "GET", body: Any = None) -> Any:
     data = json.dumps(body).encode() if body is not None else None

@@ -17,14 +17,13 @@ import copy
 import gzip
 import http.client
 import json
-import re
-import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, List
+from emulator_process import start_emulator  # noqa: E402 (sibling module)
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACES = ROOT / "tests" / "golden" / "traces.jsonl"
@@ -57,18 +56,6 @@ def make_bodies(envelopes: List[Dict[str, Any]], batch: int, variants: int) -> L
             items.append(env)
         bodies.append(gzip.compress(json.dumps(items).encode("utf-8")))
     return bodies
-
-
-def start_emulator(db: str) -> "tuple[subprocess.Popen, int]":
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ai_core.emulator", "--port", "0", "--db", db],
-        cwd=str(ROOT), stdout=subprocess.PIPE, text=True)
-    assert proc.stdout is not None
-    for line in proc.stdout:
-        match = re.search(r"IngestionEndpoint=http://127\.0\.0\.1:(\d+)", line)
-        if match:
-            return proc, int(match.group(1))
-    raise RuntimeError("emulator did not start")
 
 
 def client(port: int, bodies: List[bytes], batch: int, deadline: float,
