@@ -8,7 +8,7 @@ exclude_readonly=True)`` exactly as its ``track`` operation builds the body; the
 exporter does not compress). Both run in this one process, interleaved round by round.
 
 Workload: export batches of 512 spans (the BatchSpanProcessor default), built as real SDK
-spans from the golden inputs (tests/golden/traces.jsonl): per request 1 SERVER span and 3
+spans from the golden inputs (tests/support/golden/traces.jsonl): per request 1 SERVER span and 3
 dependencies, cycling through every SERVER case and every CLIENT / INTERNAL case (HTTP, SQL,
 Redis, gRPC, messaging-less in-process spans, spans with exception events, ...), without the
 giant cases (inputs over 8 KB: the truncation cases, a GenAI span and a 70 KB log-event span),
@@ -35,7 +35,7 @@ from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "tests" / "support"))
 
 # The official exporter must not start statsbeat / sdkstats / control-plane work or touch the
 # network while we time it.

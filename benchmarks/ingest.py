@@ -2,7 +2,7 @@
 
 Starts ``python -m ai_core.emulator`` as a subprocess on a free port with a file database in
 a temporary directory, then has several client threads POST gzip batches of realistic
-envelopes (the span envelopes of tests/golden/traces.jsonl, with fresh ids per batch) over
+envelopes (the span envelopes of tests/support/golden/traces.jsonl, with fresh ids per batch) over
 keep-alive connections for a fixed time, and prints envelopes/s. The target is >= 5,000/s.
 
     .venv/bin/python benchmarks/ingest.py [--seconds 10] [--threads 4] [--batch 500]
@@ -26,7 +26,7 @@ from typing import Any, Dict, List
 from emulator_process import start_emulator  # noqa: E402 (sibling module)
 
 ROOT = Path(__file__).resolve().parent.parent
-TRACES = ROOT / "tests" / "golden" / "traces.jsonl"
+TRACES = ROOT / "tests" / "support" / "golden" / "traces.jsonl"
 
 
 def load_envelopes() -> List[Dict[str, Any]]:

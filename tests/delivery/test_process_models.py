@@ -16,7 +16,7 @@ import pytest
 
 from ai_core.emulator import Emulator
 
-APPS = Path(__file__).resolve().parent / "apps"
+APPS = Path(__file__).resolve().parents[1] / "support" / "apps"
 BIN = Path(sys.executable).parent
 
 

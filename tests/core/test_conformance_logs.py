@@ -1,4 +1,4 @@
-"""Log record -> envelope conformance with the official exporter (tests/golden/logs.jsonl).
+"""Log record -> envelope conformance with the official exporter (tests/support/golden/logs.jsonl).
 
 Every golden case is rebuilt as real SDK objects (directly, and emitted through a real
 LoggerProvider) and converted by ``log_to_envelope``. After normalisation the result must equal

@@ -1,4 +1,4 @@
-"""Offline storage on the real file system, shared by real processes (core/delivery/storage.py)."""
+"""Offline storage on the real file system, shared by real processes (core/ai_core/delivery/storage.py)."""
 
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from ai_core.delivery.storage import (
 )
 from ai_core.diagnostics import DROPS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 NOBODY = 65534
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0
 needs_root = pytest.mark.skipif(not IS_ROOT, reason="needs root (chown to another user, mount)")

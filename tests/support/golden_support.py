@@ -1,4 +1,4 @@
-"""Loading the golden corpus (tests/golden/, copied from the official exporter's measured output)
+"""Loading the golden corpus (tests/support/golden/, copied from the official exporter's measured output)
 and turning its JSON inputs back into real OpenTelemetry SDK objects.
 
 JSON cannot tell 2 from 2.0, so every attribute map comes with OTLP type names
@@ -26,7 +26,7 @@ sys.path.pop(0)
 
 
 def load_cases(name: str) -> List[Dict[str, Any]]:
-    """Every line of tests/golden/<name>.jsonl, in file order."""
+    """Every line of tests/support/golden/<name>.jsonl, in file order."""
     with open(GOLDEN_DIR / (name + ".jsonl"), encoding="utf-8") as f:
         return [json.loads(line) for line in f if line.strip()]
 

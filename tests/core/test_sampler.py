@@ -1,6 +1,6 @@
 """ApplicationInsightsSampler: same keep/drop decisions as the official sampler, plus our rules.
 
-Every ``ApplicationInsightsSampler*`` line of tests/golden/sampling.jsonl is checked (decision,
+Every ``ApplicationInsightsSampler*`` line of tests/support/golden/sampling.jsonl is checked (decision,
 attributes and DJB2 score for each ratio; the ``parent_ignored`` lines with a remote parent,
 where we agree, and with a local parent, where we deliberately differ).
 

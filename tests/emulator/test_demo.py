@@ -23,7 +23,7 @@ import urllib.request
 from pathlib import Path
 from typing import Dict, List
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 DRIVER = ROOT / "scripts" / "demo.py"
 COLUMNS = ["requests", "dependencies", "exceptions", "traces", "events", "metrics"]
 

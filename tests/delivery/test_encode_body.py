@@ -1,4 +1,4 @@
-"""The request body is encoded in slices (core/delivery/encode.py); whatever the batch size,
+"""The request body is encoded in slices (core/ai_core/delivery/encode.py); whatever the batch size,
 the bytes must be exactly ``json.dumps`` of the whole list, and the gzip body must inflate to
 them."""
 

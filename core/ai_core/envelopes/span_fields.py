@@ -1,7 +1,7 @@
 """Envelope fields derived from span attributes: URLs, targets, sources, codes, properties.
 
 Each function computes one field of a Request/RemoteDependency envelope from a span's
-attribute mapping, following the official exporter's measured rules (tests/golden, README
+attribute mapping, following the official exporter's measured rules (tests/support/golden, README
 section 1c) except where DESIGN.md section 3 item 6 fixes an obvious defect; those places
 say so in a comment. Everything here runs once per exported span, so lookups go through
 precomputed tuples/frozensets and a per-key cache instead of regexes or repeated scans.

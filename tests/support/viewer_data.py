@@ -26,7 +26,7 @@ import urllib.request
 from pathlib import Path
 from typing import Dict, List
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # Request names the frontend produces (the viewer tests look for them).
 FRONTEND_REQUESTS = ["GET /checkout", "GET /products", "GET /slow-report", "POST /login"]

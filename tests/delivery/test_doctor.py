@@ -15,7 +15,7 @@ import pytest
 from ai_core.delivery.storage import LocalStorage
 from ai_core.emulator import Emulator
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 IKEY = "0a1b2c3d-4e5f-4a6b-8c7d-0123456789ab"
 MASKED = "********-****-****-****-********89ab"
 IS_ROOT = hasattr(os, "geteuid") and os.geteuid() == 0

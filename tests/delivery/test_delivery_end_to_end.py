@@ -12,8 +12,8 @@ import pytest
 
 from ai_core.emulator import Emulator
 
-ROOT = Path(__file__).resolve().parent.parent
-EMITTER = str(Path(__file__).resolve().parent / "apps" / "emitter.py")
+ROOT = Path(__file__).resolve().parents[2]
+EMITTER = str(Path(__file__).resolve().parents[1] / "support" / "apps" / "emitter.py")
 IKEY = "00000000-0000-0000-0000-000000000000"
 
 

@@ -1,4 +1,4 @@
-"""Serving the viewer's files from ``core/emulator/static/``: ``/`` is ``index.html``, any other
+"""Serving the viewer's files from ``core/ai_core/emulator/static/``: ``/`` is ``index.html``, any other
 path is a file under that folder. Generic on purpose: the viewer is dropped in as plain files
 (no build step, no CDN), so the emulator works offline.
 """

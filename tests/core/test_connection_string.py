@@ -1,4 +1,4 @@
-"""ConnectionString: the official parser's results (tests/golden/cs_tests.out), tolerant input,
+"""ConnectionString: the official parser's results (tests/support/golden/cs_tests.out), tolerant input,
 precise errors that never echo the string's values, and the environment fallbacks.
 
 Every "ok" line of the golden file must give the same key, endpoints, AAD audience, region and

@@ -1,7 +1,7 @@
 """OpenTelemetry spans -> Application Insights envelopes (Request, RemoteDependency, and the
 Exception/Message envelopes of span events), plus the ``_OTELRESOURCE_`` metric envelope.
 
-The mapping follows the official exporter as measured (tests/golden, golden README section
+The mapping follows the official exporter as measured (tests/support/golden, golden README section
 1c); the deliberate differences are those of DESIGN.md section 3:
 
 * items 1 and 3: given a ``request_lookup``, dependencies and span events recorded inside a

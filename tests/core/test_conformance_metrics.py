@@ -1,4 +1,4 @@
-"""Metric point -> envelope conformance with the official exporter (tests/golden/metrics.jsonl).
+"""Metric point -> envelope conformance with the official exporter (tests/support/golden/metrics.jsonl).
 
 Every golden case is rebuilt as a real SDK data point (plus metric name, resource and scope)
 and converted by ``point_to_envelope`` and, wrapped in ``MetricsData``, by

@@ -1,5 +1,5 @@
 """Trace conformance: every golden span case, rebuilt as a real SDK span, must convert to the
-official exporter's envelopes (tests/golden/traces.jsonl), apart from the deliberate
+official exporter's envelopes (tests/support/golden/traces.jsonl), apart from the deliberate
 improvements of DESIGN.md section 3.
 
 Each case whose official output differs because of an improvement is listed in

@@ -26,13 +26,13 @@ import pytest
 
 from ai_core.emulator import Emulator
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
 _ENDPOINT = re.compile(r"IngestionEndpoint=(http://\S+)")
 
 
 def golden_envelopes(name: str = "traces") -> List[Dict[str, Any]]:
-    """Every envelope (main and span-event ones) of tests/golden/<name>.jsonl: valid test data."""
+    """Every envelope (main and span-event ones) of tests/support/golden/<name>.jsonl: valid test data."""
     out: List[Dict[str, Any]] = []
     with open(GOLDEN_DIR / (name + ".jsonl"), encoding="utf-8") as f:
         for line in f:

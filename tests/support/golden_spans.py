@@ -1,4 +1,4 @@
-"""Rebuild the spans of the golden corpus (tests/golden/traces.jsonl) as real SDK spans.
+"""Rebuild the spans of the golden corpus (tests/support/golden/traces.jsonl) as real SDK spans.
 
 Each case's ``input`` describes an OpenTelemetry span in OTLP terms. We recreate it the way
 the corpus was made: a ``TracerProvider`` with a fixed-id generator, explicit start/end/event
