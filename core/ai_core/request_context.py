@@ -2,9 +2,11 @@
 
 The official exporter converts each span and log record in isolation, so a dependency or log
 line inside a request carries neither the request's operation name nor its client IP/user.
-We remember, per trace, the local server span of this process and let the conversion of its
-children read from it. The registry is bounded so a process that never ends requests (or
-drops them) cannot grow it without limit.
+We remember, for every span started inside a request served by this process, that request's
+local server span, and let the conversion of the span (or of a log record written inside it)
+read from it. Keyed by span, not by trace: a service that calls itself within one trace
+serves two requests in that trace, and each child belongs to its own. The registry is
+bounded so a process that never ends requests (or drops them) cannot grow it without limit.
 """
 
 from __future__ import annotations
@@ -12,23 +14,16 @@ from __future__ import annotations
 import threading
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanKind
 
 from ai_core.forking import reset_lock_after_fork
+from ai_core.web.annotation import auth_user_id_of, client_ip_of, fill_request_tags, user_id_of
 
 NameFromSpan = Callable[[Any], Optional[str]]
-
-
-def _first(attrs: Mapping[str, Any], *keys: str) -> Optional[str]:
-    for key in keys:
-        value = attrs.get(key)
-        if value:
-            return str(value)
-    return None
 
 
 class RequestContext:
@@ -73,20 +68,26 @@ class RequestContext:
     @property
     def client_ip(self) -> Optional[str]:
         if self._span is not None:
-            return _first(self._attrs(), "client.address", "http.client_ip", "net.peer.ip") or self._client_ip
+            return client_ip_of(self._attrs()) or self._client_ip
         return self._client_ip
 
     @property
     def auth_user_id(self) -> Optional[str]:
         if self._span is not None:
-            return _first(self._attrs(), "enduser.id") or self._auth_user_id
+            return auth_user_id_of(self._attrs()) or self._auth_user_id
         return self._auth_user_id
 
     @property
     def user_id(self) -> Optional[str]:
         if self._span is not None:
-            return _first(self._attrs(), "enduser.pseudo.id") or self._user_id
+            return user_id_of(self._attrs()) or self._user_id
         return self._user_id
+
+    def fill_tags(self, tags: Dict[str, Any], replace_name: bool) -> None:
+        """Put this request's operation name, client IP and user on an item's tags."""
+        fill_request_tags(
+            tags, self.current_operation_name(), self.client_ip, self.auth_user_id, self.user_id, replace_name
+        )
 
     def freeze(self) -> None:
         """Copy what the ended span says and let the span go."""
@@ -102,7 +103,7 @@ RequestLookup = Callable[[int], Optional[RequestContext]]
 
 
 class RequestContextRegistry:
-    """trace_id -> RequestContext, bounded, safe across threads.
+    """span_id -> RequestContext of the request the span belongs to, bounded, thread-safe.
 
     A request's children are queued before the request ends and converted within one or two
     export cycles after it, so a context is kept ``grace_s`` after its request ended, then
@@ -110,17 +111,17 @@ class RequestContextRegistry:
     ever lags further behind, children simply get the official tags.)
     """
 
-    def __init__(self, max_entries: int = 20000, grace_s: float = 10.0) -> None:
+    def __init__(self, max_entries: int = 50000, grace_s: float = 10.0) -> None:
         self._items: "OrderedDict[int, RequestContext]" = OrderedDict()
         self._max = max_entries
         self._grace = grace_s
         self._lock = threading.Lock()
         reset_lock_after_fork(self)  # put() runs on request threads, which a fork can interrupt
 
-    def put(self, trace_id: int, ctx: RequestContext) -> None:
+    def put(self, span_id: int, ctx: RequestContext) -> None:
         with self._lock:
             items = self._items
-            items[trace_id] = ctx
+            items[span_id] = ctx
             while len(items) > self._max:
                 items.popitem(last=False)
             # Oldest first: drop leading entries whose request ended long enough ago.
@@ -131,8 +132,8 @@ class RequestContextRegistry:
                     break
                 items.popitem(last=False)
 
-    def get(self, trace_id: int) -> Optional[RequestContext]:
-        return self._items.get(trace_id)
+    def get(self, span_id: int) -> Optional[RequestContext]:
+        return self._items.get(span_id)
 
     __call__ = get
 
@@ -141,27 +142,35 @@ class RequestContextRegistry:
 
 
 class RequestContextSpanProcessor(SpanProcessor):
-    """Registers each local server span as the request context of its trace."""
+    """Registers each local server span as a request, and every span started under it as
+    belonging to that request."""
 
     def __init__(self, registry: RequestContextRegistry, name_from_span: NameFromSpan) -> None:
         self._registry = registry
         self._name_from_span = name_from_span
 
     def on_start(self, span: Span, parent_context: Optional[Context] = None) -> None:
-        if span.kind is not SpanKind.SERVER and span.kind is not SpanKind.CONSUMER:
-            return
         parent = span.parent
+        span_id = span.get_span_context().span_id
         if parent is not None and not parent.is_remote:
-            return  # a nested server span (e.g. ASGI inside WSGI): the outer one is the request
-        ctx = span.get_span_context()
-        self._registry.put(ctx.trace_id, RequestContext(span, self._name_from_span))
+            # Inside a request of this process (or not in one at all): follow the parent.
+            # A nested server span (e.g. ASGI inside WSGI) belongs to the outer request too.
+            ctx = self._registry.get(parent.span_id)
+            if ctx is not None:
+                self._registry.put(span_id, ctx)
+            elif span.kind is SpanKind.SERVER or span.kind is SpanKind.CONSUMER:
+                self._registry.put(span_id, RequestContext(span, self._name_from_span))
+            return
+        if span.kind is SpanKind.SERVER or span.kind is SpanKind.CONSUMER:
+            # A request that arrived here (no parent, or one in another process).
+            self._registry.put(span_id, RequestContext(span, self._name_from_span))
 
     def on_end(self, span: ReadableSpan) -> None:
         if span.kind is not SpanKind.SERVER and span.kind is not SpanKind.CONSUMER:
             return
-        span_ctx = span.get_span_context()
-        ctx = self._registry.get(span_ctx.trace_id)
+        span_id = span.get_span_context().span_id
+        ctx = self._registry.get(span_id)
         live = ctx._span if ctx is not None else None
         # The SDK hands on_end a ReadableSpan copy, so compare ids rather than objects.
-        if live is not None and live.get_span_context().span_id == span_ctx.span_id:
+        if live is not None and live.get_span_context().span_id == span_id:
             ctx.freeze()

@@ -126,7 +126,7 @@ def test_request_lookup_that_knows_nothing_changes_nothing(name: str) -> None:
     """A lookup that has no request for the trace gives exactly the lookup-less output."""
     case = CASES[name]
     record = readable_log_record(case)
-    assert log_to_envelope(record, IKEY, request_lookup=lambda trace_id: None) == log_to_envelope(record, IKEY)
+    assert log_to_envelope(record, IKEY, request_lookup=lambda span_id: None) == log_to_envelope(record, IKEY)
 
 
 def test_deliberate_list_matches_the_corpus() -> None:
@@ -168,9 +168,9 @@ def test_trace_context_without_lookup_is_the_official_output() -> None:
 def test_request_context_fills_operation_location_and_user_in_a_trace() -> None:
     case = CASES["py_in_trace_context"]
     record = readable_log_record(case)
-    trace_id = record.log_record.trace_id
+    span_id = record.log_record.span_id  # the span the record was written in
     request = RequestContext(operation_name="GET /items/{id}", client_ip="203.0.113.9", auth_user_id="42", user_id="anon")
-    ours = log_to_envelope(record, IKEY, request_lookup={trace_id: request}.get)
+    ours = log_to_envelope(record, IKEY, request_lookup={span_id: request}.get)
     expected = normalized_golden(case["envelope"])
     expected["tags"].update(
         {

@@ -84,14 +84,13 @@ def test_log_in_a_request_gets_its_operation_name_ip_and_user(pipeline: Any) -> 
     registry = RequestContextRegistry()
     with tracer.start_as_current_span("GET", kind=SpanKind.SERVER) as request_span:
         request = request_span.get_span_context()
-        registry.put(
-            request.trace_id,
-            RequestContext(
-                operation_name="GET /items/{id}", client_ip="203.0.113.7", auth_user_id="42", user_id="anon-7"
-            ),
+        context = RequestContext(
+            operation_name="GET /items/{id}", client_ip="203.0.113.7", auth_user_id="42", user_id="anon-7"
         )
+        registry.put(request.span_id, context)  # as RequestContextSpanProcessor does in a pipeline
         logger.info("in the view")
         with tracer.start_as_current_span("SELECT shop", kind=SpanKind.CLIENT) as db_span:
+            registry.put(db_span.get_span_context().span_id, context)
             logger.warning("slow query")
     view_log, query_log = envelopes(exporter, lookup=registry)
     request_tags = {
@@ -112,7 +111,7 @@ def test_the_records_own_values_win_over_the_request(pipeline: Any) -> None:
     registry = RequestContextRegistry()
     with tracer.start_as_current_span("GET", kind=SpanKind.SERVER) as span:
         registry.put(
-            span.get_span_context().trace_id,
+            span.get_span_context().span_id,
             RequestContext(operation_name="GET /cart", client_ip="203.0.113.7", auth_user_id="42", user_id="anon-7"),
         )
         logger.info(
@@ -134,7 +133,7 @@ def test_operation_name_is_read_from_the_live_request_span(pipeline: Any) -> Non
     registry = RequestContextRegistry()
     with tracer.start_as_current_span("GET", kind=SpanKind.SERVER) as span:
         registry.put(
-            span.get_span_context().trace_id,
+            span.get_span_context().span_id,
             RequestContext(live_span=span, name_from_span=lambda s: "GET " + s.attributes.get("http.route", "/")),
         )
         logger.info("before routing")

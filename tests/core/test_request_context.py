@@ -54,3 +54,53 @@ def test_a_forked_child_can_count_drops_while_the_parent_was_counting_one():
     with DROPS._lock:
         ok = _child_finishes(lambda: DROPS.add("test drop in a forked child"))
     assert ok
+
+
+def test_a_service_calling_itself_keeps_each_request_s_children_apart():
+    """One trace, two requests served by this process: A calls B (itself) over HTTP, then A
+    makes one more call after B has ended. That late call belongs to A, not to B."""
+    from opentelemetry import trace
+    from opentelemetry.sdk.resources import Resource
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+    from opentelemetry.trace import NonRecordingSpan, SpanContext, SpanKind, TraceFlags
+
+    from ai_core.envelopes.spans import request_operation_name, span_to_envelopes
+    from ai_core.request_context import RequestContextSpanProcessor
+
+    registry = RequestContextRegistry()
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider(resource=Resource({"service.name": "shop"}), shutdown_on_exit=False)
+    provider.add_span_processor(RequestContextSpanProcessor(registry, request_operation_name))
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    tracer = provider.get_tracer("tests")
+
+    def server_attrs(route):
+        return {"http.request.method": "GET", "url.path": route, "url.scheme": "http",
+                "server.address": "shop", "http.route": route, "http.response.status_code": 200}
+
+    def client_attrs(path):
+        return {"http.request.method": "GET", "url.full": "http://shop" + path, "server.address": "shop"}
+
+    with tracer.start_as_current_span("GET /outer", kind=SpanKind.SERVER, attributes=server_attrs("/outer")):
+        with tracer.start_as_current_span("call inner", kind=SpanKind.CLIENT, attributes=client_attrs("/inner")) as c1:
+            # The inner request arrives over HTTP: its parent is the remote view of c1.
+            remote = SpanContext(c1.get_span_context().trace_id, c1.get_span_context().span_id, is_remote=True,
+                                 trace_flags=TraceFlags(TraceFlags.SAMPLED))
+            incoming = trace.set_span_in_context(NonRecordingSpan(remote))
+            with tracer.start_as_current_span("GET /inner", context=incoming, kind=SpanKind.SERVER,
+                                              attributes=server_attrs("/inner")):
+                with tracer.start_as_current_span("inner db", kind=SpanKind.CLIENT,
+                                                  attributes=client_attrs("/db")):
+                    pass
+        with tracer.start_as_current_span("late call", kind=SpanKind.CLIENT, attributes=client_attrs("/late")):
+            pass
+
+    spans = {s.name: s for s in exporter.get_finished_spans()}
+    name = lambda span: span_to_envelopes(span, "ikey", registry)[0]["tags"]["ai.operation.name"]  # noqa: E731
+    assert name(spans["late call"]) == "GET /outer"
+    assert name(spans["call inner"]) == "GET /outer"
+    assert name(spans["inner db"]) == "GET /inner"
+    assert name(spans["GET /inner"]) == "GET /inner" and name(spans["GET /outer"]) == "GET /outer"
+    provider.shutdown()

@@ -66,16 +66,16 @@ def _serve_one_request(tracer, registry: RequestContextRegistry, child_attribute
             "client.address": "203.0.113.7",
         },
     ) as server:
-        registry.put(
-            server.get_span_context().trace_id,
-            RequestContext(
+        request = RequestContext(
                 client_ip="203.0.113.7",
                 auth_user_id="alice",
                 user_id="anon-1",
                 live_span=server,
                 name_from_span=request_operation_name,
-            ),
         )
+        # What RequestContextSpanProcessor does in a pipeline: the request and every span
+        # started inside it map to the request's context.
+        registry.put(server.get_span_context().span_id, request)
         attributes = {
             "http.request.method": "GET",
             "url.full": "https://stock.internal:8443/stock/42",
@@ -84,6 +84,7 @@ def _serve_one_request(tracer, registry: RequestContextRegistry, child_attribute
         }
         attributes.update(child_attributes or {})
         with tracer.start_as_current_span("GET", kind=SpanKind.CLIENT, attributes=attributes) as child:
+            registry.put(child.get_span_context().span_id, request)
             try:
                 raise TimeoutError("stock service timed out")
             except TimeoutError as exc:

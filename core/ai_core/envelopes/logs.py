@@ -30,6 +30,15 @@ from ai_core.envelopes.common import (
     synthetic_source,
 )
 from ai_core.request_context import RequestLookup
+from ai_core.web.annotation import (
+    AUTH_USER_ID,
+    TAG_AUTH_USER_ID,
+    TAG_CLIENT_IP,
+    TAG_OPERATION_NAME,
+    TAG_USER_ID,
+    USER_ID,
+    client_ip_of,
+)
 
 __all__ = ["log_to_envelope", "severity_level", "body_to_message"]
 
@@ -59,17 +68,16 @@ _NOT_PROPERTIES = frozenset(
         _EVENT_MARKER,
         _CUSTOM_EVENT_NAME,
         _CUSTOM_MEASUREMENTS,
-        "enduser.id",
-        "enduser.pseudo.id",
+        AUTH_USER_ID,
+        USER_ID,
         "session.id",
     }
 )
 
-_CLIENT_IP_KEYS = ("client.address", "http.client_ip", "net.peer.ip")
 _ATTRIBUTE_TAGS = (
-    ("enduser.id", "ai.user.authUserId"),
-    ("enduser.pseudo.id", "ai.user.id"),
-    ("ai.operation.name", "ai.operation.name"),
+    (AUTH_USER_ID, TAG_AUTH_USER_ID),
+    (USER_ID, TAG_USER_ID),
+    (TAG_OPERATION_NAME, TAG_OPERATION_NAME),
 )
 _MAX_EXCEPTION_TYPE = MAX_NAME
 
@@ -154,32 +162,17 @@ def _log_tags(
             tags["ai.session.id"] = value
         if synthetic_source(attributes):
             tags["ai.operation.syntheticSource"] = "True"
-        for key in _CLIENT_IP_KEYS:
-            value = attributes.get(key)
-            if value:
-                tags["ai.location.ip"] = value if value.__class__ is str else str(value)
-                break
+        ip = client_ip_of(attributes)
+        if ip:
+            tags[TAG_CLIENT_IP] = ip
 
     if request_lookup is not None and trace_id:
-        _add_request_tags(tags, request_lookup(trace_id))
+        # Deliberate improvements 1 and 3: the enclosing request's operation name, client IP
+        # and user, so the log shows up under the right operation and user. The record's own win.
+        request = request_lookup(record.span_id)
+        if request is not None:
+            request.fill_tags(tags, replace_name=False)
     return tags
-
-
-def _add_request_tags(tags: Dict[str, Any], request: Any) -> None:
-    """Deliberate improvements 1 and 3: the enclosing request's operation name, client IP and
-    user, so the log shows up under the right operation and user. The record's own wins."""
-    if request is None:
-        return
-    if "ai.operation.name" not in tags:
-        name = request.current_operation_name()
-        if name:
-            tags["ai.operation.name"] = name
-    if "ai.location.ip" not in tags and request.client_ip:
-        tags["ai.location.ip"] = request.client_ip
-    if "ai.user.authUserId" not in tags and request.auth_user_id:
-        tags["ai.user.authUserId"] = request.auth_user_id
-    if "ai.user.id" not in tags and request.user_id:
-        tags["ai.user.id"] = request.user_id
 
 
 # ---------------------------------------------------------------------------------------------

@@ -15,6 +15,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence
 from urllib.parse import urlsplit, uses_params
 
 from ai_core.envelopes.common import MAX_PROPERTY_KEY, MAX_PROPERTY_VALUE
+from ai_core.web.annotation import client_ip_of
 
 Attrs = Mapping[str, Any]
 
@@ -137,8 +138,8 @@ def user_agent(attrs: Attrs) -> Optional[str]:
 
 
 def client_ip(attrs: Attrs) -> Optional[str]:
-    """``ai.location.ip`` of a request: the client's address as the server saw it."""
-    return attrs.get("client.address") or attrs.get("http.client_ip") or attrs.get("net.peer.ip")
+    """``ai.location.ip`` of a request: the client's address as the adapter resolved it."""
+    return client_ip_of(attrs)
 
 
 _HTTP_DEFAULT_PORTS = {"http": 80, "https": 443}

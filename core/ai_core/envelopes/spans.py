@@ -57,6 +57,7 @@ from ai_core.envelopes.span_fields import (
     user_agent,
 )
 from ai_core.privacy import safe_url
+from ai_core.web.annotation import AUTH_USER_ID, TAG_AUTH_USER_ID, TAG_USER_ID, USER_ID
 from ai_core.request_context import RequestContext, RequestLookup
 
 __all__ = ["span_to_envelopes", "request_operation_name", "otel_resource_envelope"]
@@ -152,7 +153,7 @@ def span_to_envelopes(
 ) -> List[Dict[str, Any]]:
     """The span's Request or RemoteDependency envelope, then one envelope per span event.
 
-    ``request_lookup(trace_id)`` gives the context of the request this span belongs to (if
+    ``request_lookup(span_id)`` gives the context of the request this span belongs to (if
     the request is served by this process); dependency and event envelopes then carry the
     request's operation name, client IP and user. Without it the output is the official one.
     """
@@ -161,7 +162,7 @@ def span_to_envelopes(
     operation_id = "%032x" % context.trace_id
     span_id = "%016x" % context.span_id
     sample_rate = attrs.get("_MS.sampleRate")
-    request = request_lookup(context.trace_id) if request_lookup is not None else None
+    request = request_lookup(context.span_id) if request_lookup is not None else None
 
     tags = _span_tags(span, attrs, operation_id)
     kind = span.kind
@@ -170,7 +171,9 @@ def span_to_envelopes(
     else:
         envelope = _dependency_envelope(span, attrs, ikey, tags, span_id, sample_rate)
         if request is not None:
-            _add_request_context(tags, request)
+            # DESIGN.md 3.1/3.3: grouped under its request (the request's name replaces the
+            # dependency's own: that is the point), showing the request's client and user.
+            request.fill_tags(tags, replace_name=True)
     envelopes = [envelope]
 
     events = _span_events(span)
@@ -232,35 +235,18 @@ def _span_tags(span: ReadableSpan, attrs: Mapping[str, Any], operation_id: str) 
     if parent_id:
         tags["ai.operation.parentId"] = "%016x" % parent_id
     if attrs:
-        user = attrs.get("enduser.id")
+        user = attrs.get(AUTH_USER_ID)
         if user is not None:
-            tags["ai.user.authUserId"] = str(user)
-        user = attrs.get("enduser.pseudo.id")
+            tags[TAG_AUTH_USER_ID] = str(user)
+        user = attrs.get(USER_ID)
         if user is not None:
-            tags["ai.user.id"] = str(user)
+            tags[TAG_USER_ID] = str(user)
         session = attrs.get("session.id")
         if session.__class__ is str:
             tags["ai.session.id"] = session
         if synthetic_source(attrs):
             tags["ai.operation.syntheticSource"] = "True"
     return tags
-
-
-def _add_request_context(tags: Dict[str, str], request: RequestContext) -> None:
-    """DESIGN.md 3.1/3.3: items inside a request are grouped under it and show its client.
-
-    The request's operation name replaces the item's own one (that is the point: the
-    Performance and Failures views group by it); IP and user tags the span set itself win.
-    """
-    name = request.current_operation_name()
-    if name:
-        tags["ai.operation.name"] = name
-    if request.client_ip and "ai.location.ip" not in tags:
-        tags["ai.location.ip"] = request.client_ip
-    if request.auth_user_id and "ai.user.authUserId" not in tags:
-        tags["ai.user.authUserId"] = request.auth_user_id
-    if request.user_id and "ai.user.id" not in tags:
-        tags["ai.user.id"] = request.user_id
 
 
 # ---------------------------------------------------------------------------------------------
@@ -442,7 +428,7 @@ def _event_envelope(
     if session.__class__ is str:
         tags["ai.session.id"] = session
     if request is not None:
-        _add_request_context(tags, request)
+        request.fill_tags(tags, replace_name=True)
 
     properties = custom_properties(attrs) if attrs else {}
     raw = attrs.get("microsoft.custom_measurements")
