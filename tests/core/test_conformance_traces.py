@@ -187,7 +187,7 @@ def test_db_dependency_rules(attributes, dep_type, target):
     "kind, attributes, dep_type, target",
     [
         ("INTERNAL", {"az.namespace": "Microsoft.KeyVault"}, "InProc | Microsoft.KeyVault", None),
-        ("INTERNAL", {"gen_ai.system": "openai"}, "GenAI | openai", "openai"),
+        ("INTERNAL", {"gen_ai.system": "openai"}, "GenAI | openai", None),
         ("CLIENT", {"gen_ai.system": "openai", "net.peer.name": "llm"}, "GenAI | openai", "llm"),
         ("CLIENT", {"custom": 1}, "N/A", None),
         ("CLIENT", {"net.peer.ip": "10.0.0.1", "net.peer.port": 8080}, "N/A", "10.0.0.1:8080"),
@@ -196,6 +196,52 @@ def test_db_dependency_rules(attributes, dep_type, target):
     ],
 )
 def test_dependency_type_and_target_rules(kind, attributes, dep_type, target):
+    fields = _fields(kind, attributes)
+    assert fields["type"] == dep_type
+    assert fields.get("target") == target
+
+
+# GenAI (golden README 1c, "GenAI overrides whatever type was chosen"): the type is
+# "GenAI | <system>" on CLIENT and INTERNAL spans; the target comes from the same address rules
+# as any dependency (server.address/server.port or the URL for HTTP, peer.* otherwise). Only a
+# CLIENT call that none of those rules gives a target falls back to the system's name; an
+# INTERNAL span (an agent step, a tool call) has no target. PRODUCER spans are messaging
+# whatever gen_ai.* they carry.
+@pytest.mark.parametrize(
+    "kind, attributes, dep_type, target",
+    [
+        ("INTERNAL", {"gen_ai.system": "openai", "gen_ai.operation.name": "invoke_agent",
+                      "gen_ai.agent.name": "planner"}, "GenAI | openai", None),
+        ("INTERNAL", {"gen_ai.system": "openai", "az.namespace": "Microsoft.CognitiveServices"},
+         "GenAI | openai", None),
+        ("INTERNAL", {"gen_ai.system": "openai", "server.address": "api.openai.com",
+                      "server.port": 443}, "GenAI | openai", None),
+        ("INTERNAL", {"gen_ai.system": "openai", "peer.service": "llm-gateway"},
+         "GenAI | openai", "llm-gateway"),
+        ("CLIENT", {"gen_ai.system": "openai", "http.request.method": "POST",
+                    "url.full": "https://api.openai.com/v1/chat/completions", "url.scheme": "https",
+                    "server.address": "api.openai.com", "server.port": 443},
+         "GenAI | openai", "api.openai.com"),
+        ("CLIENT", {"gen_ai.system": "openai", "http.request.method": "POST",
+                    "url.full": "http://llm.local:8000/v1/chat/completions",
+                    "server.address": "llm.local", "server.port": 8000},
+         "GenAI | openai", "llm.local:8000"),
+        ("CLIENT", {"gen_ai.system": "openai", "http.method": "POST",
+                    "http.url": "https://my.openai.azure.com:8443/openai/x"},
+         "GenAI | openai", "my.openai.azure.com:8443"),
+        # what the openai-v2 instrumentation records: no HTTP method, so server.* is not an
+        # address rule here (official); the system's name is the target
+        ("CLIENT", {"gen_ai.system": "openai", "gen_ai.operation.name": "chat",
+                    "server.address": "api.openai.com", "server.port": 443},
+         "GenAI | openai", "openai"),
+        ("CLIENT", {"gen_ai.system": "openai", "net.peer.name": "llm", "net.peer.port": 9000},
+         "GenAI | openai", "llm:9000"),
+        ("PRODUCER", {"gen_ai.system": "openai", "messaging.system": "kafka",
+                      "messaging.destination": "prompts"}, "Queue Message | kafka", "prompts"),
+        ("PRODUCER", {"gen_ai.system": "openai"}, "Queue Message", None),
+    ],
+)
+def test_gen_ai_dependency_type_and_target(kind, attributes, dep_type, target):
     fields = _fields(kind, attributes)
     assert fields["type"] == dep_type
     assert fields.get("target") == target

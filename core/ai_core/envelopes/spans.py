@@ -378,10 +378,14 @@ def _dependency_envelope(
         namespace = attrs.get("az.namespace")
         dep_type = "InProc | %s" % namespace if namespace is not None else "InProc"
         target = peer_target(attrs) if attrs else ""
-    gen_ai = attrs.get("gen_ai.system")
-    if gen_ai is not None:  # a GenAI call is shown as such whatever transport carried it
+    # GenAI work is shown as such whatever transport carried it (not on PRODUCER spans, as
+    # officially). Its target comes from the address rules above; only a CLIENT call they give
+    # no target is named after the GenAI system. In-process GenAI steps (INTERNAL) have none.
+    gen_ai = attrs.get("gen_ai.system") if kind is not _PRODUCER else None
+    if gen_ai is not None:
         dep_type = "GenAI | %s" % gen_ai
-        target = target or str(gen_ai)
+        if kind is _CLIENT and not target:
+            target = str(gen_ai)
 
     tags["ai.operation.name"] = name
     if agent:
