@@ -29,6 +29,7 @@ __all__ = [
     "ENV_CONNECTION_STRING",
     "ENV_INSTRUMENTATION_KEY",
     "ConnectionString",
+    "mask_instrumentation_key",
 ]
 
 ENV_CONNECTION_STRING = "APPLICATIONINSIGHTS_CONNECTION_STRING"
@@ -115,13 +116,13 @@ class ConnectionString:
 
     def __repr__(self) -> str:
         return (
-            f"ConnectionString(instrumentation_key={_mask(self.instrumentation_key)!r}, "
+            f"ConnectionString(instrumentation_key={mask_instrumentation_key(self.instrumentation_key)!r}, "
             f"ingestion_endpoint={self.ingestion_endpoint!r}, live_endpoint={self.live_endpoint!r}, "
             f"aad_audience={self.aad_audience!r}, application_id={self.application_id!r}, region={self.region!r})"
         )
 
 
-def _mask(key: str) -> str:
+def mask_instrumentation_key(key: str) -> str:
     """All but the last 4 characters hidden: enough to tell two resources apart in a log."""
     return re.sub(r"[0-9a-f]", "*", key[:-4]) + key[-4:]
 

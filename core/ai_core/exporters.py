@@ -24,7 +24,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from ai_core.connection_string import ConnectionString
 from ai_core.delivery.auth import BearerTokenProvider
 from ai_core.delivery.sender import LazyStorage, Sender
-from ai_core.delivery.storage import default_storage_directory
+from ai_core.delivery.storage import resource_storage_directory
 from ai_core.delivery.transport import Transport
 from ai_core.diagnostics import DROPS
 from ai_core.envelopes.logs import log_to_envelope
@@ -164,9 +164,8 @@ def build_sender(
             raise ConfigurationError("credential: %s" % exc) from None
     storage = None
     if not disable_offline_storage:
-        # Keyed by key AND endpoint: what was stored for one endpoint is sent to that one only.
-        key = "%s;%s" % (connection_string.instrumentation_key, connection_string.ingestion_endpoint)
-        storage = LazyStorage(storage_directory or default_storage_directory(key))
+        storage = LazyStorage(storage_directory or resource_storage_directory(
+            connection_string.instrumentation_key, connection_string.ingestion_endpoint))
     transport = Transport(connection_string.track_url, connect_timeout=timeout, token_provider=token_provider)
     return Sender(transport, storage)
 

@@ -27,6 +27,13 @@ def _installed(module: str) -> bool:
         return False
 
 
+def instrumentation_available(name: str) -> bool:
+    """Whether both the library and the instrumentation of ``KNOWN_INSTRUMENTATIONS[name]``
+    can be imported (looked up with ``importlib.util.find_spec``, not imported)."""
+    library, module, _ = KNOWN_INSTRUMENTATIONS[name]
+    return _installed(library) and _installed(module)
+
+
 def enable_instrumentations(names: Optional[Sequence[str]], tracer_provider: Any, meter_provider: Any) -> List[Any]:
     """Instrument each named (default: every known) library that is installed.
 

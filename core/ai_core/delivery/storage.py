@@ -2,7 +2,7 @@
 
 Layout
 ------
-One directory per user and resource (``default_storage_directory``), mode 0700, owned by the
+One directory per user and resource (``resource_storage_directory``), mode 0700, owned by the
 current user, never reached through a symbolic link. It holds one file per batch, JSON Lines
 (one envelope per line), mode 0600. Everything about a blob is in its *name*, so a drain needs
 one ``scandir`` and no ``stat`` calls::
@@ -121,6 +121,24 @@ def default_storage_directory(instrumentation_key: str) -> str:
     return os.path.join(tempfile.gettempdir(), _PER_USER_PREFIX + safe_user, digest)
 
 
+def resource_storage_directory(instrumentation_key: str, ingestion_endpoint: str) -> str:
+    """The default directory of one resource at one endpoint: keyed by the key AND the
+    endpoint, so what was stored for one endpoint is sent to that one only."""
+    return default_storage_directory("%s;%s" % (instrumentation_key, ingestion_endpoint))
+
+
+def _in_per_user_level(path: str) -> bool:
+    """Whether ``path`` sits in the per-user level of the default layout (in the shared temp dir)."""
+    return os.path.basename(os.path.dirname(path)).startswith(_PER_USER_PREFIX)
+
+
+def private_levels(path: str) -> List[str]:
+    """The absolute directories that must be private and ours for storage in ``path``, outermost
+    first: the leaf, preceded in the default layout by the per-user level above it."""
+    path = os.path.abspath(path)
+    return [os.path.dirname(path), path] if _in_per_user_level(path) else [path]
+
+
 def _euid() -> Optional[int]:
     return os.geteuid() if hasattr(os, "geteuid") else None
 
@@ -132,7 +150,7 @@ def _refuse(path: str, why: str) -> StorageRefused:
     )
 
 
-def _classify(path: str) -> Optional[StorageRefused]:
+def classify_directory(path: str) -> Optional[StorageRefused]:
     """A plain-words reason why ``path`` is not a private directory of ours, or None."""
     try:
         st = os.lstat(path)
@@ -160,14 +178,14 @@ def _check_owned_private_dir(path: str) -> None:
     except OSError as exc:
         raise _refuse(path, "cannot be created (%s)" % (exc.strerror or exc)) from None
     if not (_O_NOFOLLOW and _O_DIRECTORY):  # Windows: no such flags, no uids
-        reason = _classify(path)
+        reason = classify_directory(path)
         if reason is not None:
             raise reason
         return
     try:
         fd = os.open(path, os.O_RDONLY | _O_DIRECTORY | _O_NOFOLLOW | _O_CLOEXEC)
     except OSError as exc:
-        raise (_classify(path) or _refuse(path, "cannot be opened (%s)" % (exc.strerror or exc))) from None
+        raise (classify_directory(path) or _refuse(path, "cannot be opened (%s)" % (exc.strerror or exc))) from None
     try:
         st = os.fstat(fd)
         uid = _euid()
@@ -191,7 +209,7 @@ def prepare_directory(path: str) -> str:
     world-writable directory. Other missing parents of a user-chosen path are created 0700."""
     path = os.path.abspath(path)
     parent = os.path.dirname(path)
-    if os.path.basename(parent).startswith(_PER_USER_PREFIX):
+    if _in_per_user_level(path):
         grandparent = os.path.dirname(parent)
         if not os.path.isdir(grandparent):
             try:
@@ -206,6 +224,20 @@ def prepare_directory(path: str) -> str:
             raise _refuse(parent, "cannot be created (%s)" % (exc.strerror or exc)) from None
     _check_owned_private_dir(path)
     return path
+
+
+def count_blobs(directory: str) -> Tuple[int, int]:
+    """Stored batches in ``directory`` (leased ones included) and their total size in bytes,
+    by listing only: nothing is created, leased or deleted. Raises ``OSError`` when the
+    directory cannot be listed."""
+    blobs = size = 0
+    with os.scandir(directory) as entries:
+        for entry in entries:
+            m = _NAME.match(entry.name)
+            if m is not None and not m.group("tmp") and entry.is_file(follow_symlinks=False):
+                blobs += 1
+                size += entry.stat(follow_symlinks=False).st_size
+    return blobs, size
 
 
 def _now_stamp(t: Optional[float] = None) -> str:
