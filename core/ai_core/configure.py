@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from ai_core.envelopes.common import cloud_role, cloud_role_instance
 from ai_core.envelopes.spans import request_operation_name
 from ai_core.errors import ConfigurationError
-from ai_core.exclusion import Exclusion
+from ai_core.web.exclusion import Exclusion
 from ai_core.delivery.processors import (
     QueueLogRecordProcessor,
     QueueSpanProcessor,
@@ -62,11 +62,21 @@ def configure(connection_string: Optional[str] = None, **options: Any) -> Teleme
     DESIGN.md's option table; a wrong name, type or value raises ``ConfigurationError`` that
     names it. Returns the process's :class:`Telemetry` handle.
     """
-    global _current
     explicit: Dict[str, Any] = dict(options)
     if connection_string is not None:
         explicit["connection_string"] = connection_string
-    opts = resolve_options(explicit)
+    return configure_resolved(resolve_options(explicit))
+
+
+def configure_resolved(opts: Options, role_default: Optional[str] = None) -> Telemetry:
+    """``configure()`` for options already resolved from a framework's own settings.
+
+    ``role_default`` is the app's identity (Django project, Flask ``app.name``, FastAPI
+    ``app.title``), used when neither ``role_name`` nor ``OTEL_SERVICE_NAME`` /
+    ``OTEL_RESOURCE_ATTRIBUTES`` name the role. It is a default, not an option: a second call
+    with the same options returns the same handle whatever default it brings.
+    """
+    global _current
     with _lock:
         if _current is not None and not _current.is_shut_down:
             if _current.options == opts:
@@ -77,7 +87,7 @@ def configure(connection_string: Optional[str] = None, **options: Any) -> Teleme
                 "call shutdown() on the first handle before configuring again."
                 % ", ".join(_current.options.differences(opts) or ("unknown",))
             )
-        _current = _build(opts)
+        _current = _build(opts, role_default)
         return _current
 
 
@@ -93,8 +103,12 @@ def _default_role_name() -> str:
     return base if base and base not in ("-c", "__main__") else "python-app"
 
 
-def build_resource(opts: Options) -> Resource:
-    """Role name/instance from options, then OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES.
+def build_resource(opts: Options, role_default: Optional[str] = None) -> Resource:
+    """Role name/instance from options, then OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES, then
+    the app's identity (``role_default``), then the script's name.
+
+    The environment wins over the app's identity: that one is inferred, while an operator who
+    sets ``OTEL_SERVICE_NAME`` means it.
 
     Built by hand rather than with ``Resource.create()`` so no resource detector can probe a
     cloud metadata service at start-up.
@@ -110,7 +124,7 @@ def build_resource(opts: Options) -> Resource:
         attrs["service.name"] = opts.role_name
         attrs.pop("service.namespace", None)
     elif not attrs.get("service.name"):
-        attrs["service.name"] = _default_role_name()
+        attrs["service.name"] = role_default or _default_role_name()
     attrs["service.instance.id"] = opts.role_instance or attrs.get("service.instance.id") or socket.gethostname()
     return Resource(attrs)
 
@@ -124,7 +138,7 @@ def _sdk_version() -> str:
         return "unknown"
 
 
-def _build(opts: Options) -> Telemetry:
+def _build(opts: Options, role_default: Optional[str] = None) -> Telemetry:
     parsed = opts.connection_string
     if not opts.enabled:
         return Telemetry(opts, enabled=False)
@@ -135,7 +149,7 @@ def _build(opts: Options) -> Telemetry:
         )
         return Telemetry(opts, enabled=False)
 
-    resource = build_resource(opts)
+    resource = build_resource(opts, role_default)
     # Fixed role tags, applied to every envelope: the SDK replaces service.instance.id in a
     # forked child, and the role instance the user configured must survive that.
     # An explicit role_instance wins over k8s.pod.name from OTEL_RESOURCE_ATTRIBUTES, which the

@@ -8,8 +8,8 @@ Flask ``app.config["APPLICATION_INSIGHTS_SAMPLING_RATIO"]``, FastAPI/``configure
 Precedence: an explicit value wins over the environment, which wins over the default. ``None``
 means "not set" for every option, so ``connection_string=os.environ.get(...)`` behaves.
 Only the environment variables DESIGN.md names for an option are read here; ``OTEL_SERVICE_NAME``
-and ``OTEL_RESOURCE_ATTRIBUTES`` are applied when the resource is built, because the framework's
-own default role name sits between them and the explicit option.
+and ``OTEL_RESOURCE_ATTRIBUTES`` are applied when the resource is built, because the role has a
+fallback below them that is not an option: the framework's app identity.
 """
 
 from __future__ import annotations
@@ -187,10 +187,18 @@ def _excluded_routes(value: Any, label: str) -> Tuple[str, ...]:
 def _user_id(value: Any, label: str) -> UserIdOption:
     if isinstance(value, bool):
         return value
+    if isinstance(value, str):  # a dotted path, imported now so a typo fails at start-up
+        from ai_core.web.user import import_reader
+
+        return import_reader(value, label)
     if callable(value):
         user_id: Callable[[Any], Optional[str]] = value
         return user_id
-    raise _bad(label, "True (the authenticated user's primary key), False, or a callable (request) -> str or None", value)
+    raise _bad(
+        label,
+        "True (the authenticated user's primary key), False, a callable (request) -> str or None, or its dotted path",
+        value,
+    )
 
 
 def _trusted_proxies(value: Any, label: str) -> Union[int, Tuple[IPNetwork, ...]]:
@@ -316,7 +324,7 @@ OPTIONS: Tuple[OptionSpec, ...] = (
     OptionSpec("sampling_ratio", _sampling_ratio, "Fraction of traces kept, 0..1, fixed-rate and trace-consistent."),
     OptionSpec("excluded_urls", _excluded_urls, "Regexes searched in the URL path (never the query); matches send nothing."),
     OptionSpec("excluded_routes", _excluded_routes, "Django URL names, Flask endpoints, FastAPI route names or templates to send nothing for."),
-    OptionSpec("user_id", _user_id, "True: authenticated user's primary key; False: none; or a callable (request) -> str or None."),
+    OptionSpec("user_id", _user_id, "True: authenticated user's primary key; False: none; or a callable (request) -> str or None (or its dotted path)."),
     OptionSpec("trusted_proxies", _trusted_proxies, "0: client IP is the peer; N: trust the last N forwarded hops; or a list of proxy CIDRs."),
     OptionSpec("logging_level", _logging_level, "Python log records at or above this level are exported."),
     OptionSpec("logger_name", _logger_name, "The logger that gets the export handler ('' is the root logger)."),

@@ -27,6 +27,7 @@ from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
 from ai_core.errors import ConfigurationError
+from ai_core.web.exclusion import is_excluded_context
 
 __all__ = [
     "SAMPLE_RATE_ATTRIBUTE",
@@ -121,6 +122,8 @@ class ApplicationInsightsSampler(Sampler):
     ) -> SamplingResult:
         # get_current_span(None) reads the implicit current context, so children started with
         # start_as_current_span (the SDK passes context=None) see their parent too.
+        if is_excluded_context(parent_context):  # an adapter excluded the request it is serving
+            return self._result(Decision.DROP, attributes, self._sample_rate, None)
         parent = trace.get_current_span(parent_context)
         parent_ctx = parent.get_span_context()
         parent_state = parent_ctx.trace_state if parent_ctx.is_valid else None

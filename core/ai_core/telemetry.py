@@ -63,8 +63,9 @@ class Telemetry:
 
         flush_on_exit(self)
 
-    def shutdown(self) -> None:
-        """Flush and stop; the instrumentations and log handler are removed again."""
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Flush and stop within ``timeout_s``; the instrumentations and log handler are removed
+        again. What the endpoint has not taken by then goes to offline storage."""
         with self._lock:
             if self._shut_down:
                 return
@@ -75,7 +76,7 @@ class Telemetry:
             # Undelivered items go to offline storage now instead of waiting for retries.
             if self.sender is not None:
                 self.sender.patient = False
-            self.worker.shutdown(timeout_s=5.0)
+            self.worker.shutdown(timeout_s=timeout_s)
         if self.log_handler is not None:
             for lg in logging.Logger.manager.loggerDict.values():
                 if isinstance(lg, logging.Logger) and self.log_handler in lg.handlers:

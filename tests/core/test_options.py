@@ -251,10 +251,31 @@ def test_excluded_routes_must_be_a_list_of_names(value: Any) -> None:
     assert error(excluded_routes=value).startswith("excluded_routes in configure() must be a list of route names")
 
 
-@pytest.mark.parametrize("value", ["yes", 1, ["id"]])
+@pytest.mark.parametrize("value", [1, ["id"]])
 def test_user_id_must_be_bool_or_callable(value: Any) -> None:
     message = error(user_id=value)
-    assert message.startswith("user_id in configure() must be True (the authenticated user's primary key), False, or a callable")
+    assert message.startswith("user_id in configure() must be True (the authenticated user's primary key), False, a callable")
+
+
+@pytest.mark.parametrize(
+    "value, says",
+    [
+        ("yes", "must be a dotted path like 'myapp.telemetry.user_of', got 'yes'"),
+        ("no_such_module_xyz.user_of", "cannot import 'no_such_module_xyz.user_of'"),
+        ("os.path.no_such_function", "cannot import 'os.path.no_such_function'"),
+        ("os.sep", "'os.sep' is not callable"),
+    ],
+)
+def test_user_id_dotted_path_that_does_not_import_fails_at_start_up(value: str, says: str) -> None:
+    message = error(user_id=value)
+    assert message.startswith("user_id in configure()") and says in message
+
+
+def test_user_id_dotted_path_resolves_to_the_callable() -> None:
+    import os.path
+
+    assert resolve_options({"user_id": "os.path.basename"}).user_id is os.path.basename
+    assert resolve_options({"user_id": "os.path:basename"}).user_id is os.path.basename
 
 
 @pytest.mark.parametrize("value", [-1, True, "10.0.0.0/8", 1.5])

@@ -4,11 +4,37 @@ Exclusion is a sampling decision at span start, so an excluded request has no re
 failure and no child dependencies: children of a dropped local parent are dropped by the
 sampler. ``excluded_urls`` are regexes searched in the URL *path* only (never the query
 string, which would let a client opt itself out with ``?health``).
+
+Two ways to reach the sampler, because route names belong to an app, not to the process:
+an adapter that wraps its app (Flask, FastAPI: several apps may share a process, each with
+its own endpoint table) asks :meth:`Exclusion.excludes` with the route names it matched and
+runs an excluded request inside :func:`excluded_request`; an adapter with one URL table per
+process (Django) registers a route resolver the sampler calls with the path.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Iterable, Mapping, Optional, Pattern, Sequence, Tuple
+from contextlib import contextmanager
+from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Pattern, Sequence, Tuple
+
+from opentelemetry import context as otel_context
+
+_EXCLUDED = otel_context.create_key("ai_core.excluded_request")
+
+
+@contextmanager
+def excluded_request() -> Iterator[None]:
+    """Run the code of an excluded request: every span it starts is dropped at the sampler."""
+    token = otel_context.attach(otel_context.set_value(_EXCLUDED, True))
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+def is_excluded_context(context: Optional[Any] = None) -> bool:
+    """True inside :func:`excluded_request` (``context`` None: the current one)."""
+    return otel_context.get_value(_EXCLUDED, context) is True
 
 # Adapters that can name a route before the framework runs (Django URL names, Flask
 # endpoints, FastAPI route names) register a resolver: path -> the names that path has.
@@ -51,6 +77,17 @@ class Exclusion:
     def add_route_resolver(self, resolver: RouteResolver) -> None:
         if resolver not in self._resolvers:
             self._resolvers += (resolver,)
+
+    def excludes(self, path: Optional[str], route_names: Iterable[str] = ()) -> bool:
+        """Whether a request is excluded, given its path and the route names the app matched
+        (Flask endpoint, FastAPI route name or template): no registered resolver is asked."""
+        if path is not None:
+            for pattern in self._urls:
+                if pattern.search(path):
+                    return True
+            if path in self._routes:
+                return True
+        return bool(self._routes) and not self._routes.isdisjoint(route_names)
 
     def excludes_path(self, path: Optional[str]) -> bool:
         if path is None:
