@@ -9,7 +9,6 @@ suppress-instrumentation context like ours.
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any, Callable, List, NamedTuple
 
@@ -17,6 +16,7 @@ from opentelemetry.sdk.metrics.export import MetricExporter, MetricsData
 
 from ai_core.diagnostics import DROPS
 from ai_core.errors import ConfigurationError
+from ai_core.forking import on_fork_in_child
 
 PACKAGE = "opentelemetry-exporter-otlp-proto-http"
 INSTALL_HINT = "pip install 'appinsights-otel[otlp]' (or pip install %s)" % PACKAGE
@@ -75,8 +75,7 @@ def build_otlp_exporters(endpoint: str) -> OtlpExporters:
     # One keep-alive connection to the Collector for all three signals (they are sent one
     # after the other by the worker thread). A forked child must not reuse the parent's socket.
     session = requests.Session()
-    if hasattr(os, "register_at_fork"):
-        os.register_at_fork(after_in_child=lambda: _fresh_adapters(session))
+    on_fork_in_child(session, _fresh_adapters)
 
     spans = OTLPSpanExporter(endpoint=signal_url(endpoint, TRACES_PATH), session=session)
     logs = OTLPLogExporter(endpoint=signal_url(endpoint, LOGS_PATH), session=session)

@@ -28,18 +28,17 @@ import base64
 import http.client
 import json
 import logging
-import os
 import select
 import socket
 import ssl
 import threading
 import urllib.request
-import weakref
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 from urllib.parse import unquote, urljoin, urlsplit
 
 from ai_core.delivery.auth import TokenError
+from ai_core.forking import ForkWatch, reset_lock_after_fork
 from ai_core.version import __version__
 
 logger = logging.getLogger(__name__)
@@ -277,8 +276,8 @@ class Transport:
             self._select_proxy()
         self._conn: Optional[http.client.HTTPConnection] = None
         self._lock = threading.Lock()
-        self._pid = os.getpid()
-        _LIVE.add(self)
+        reset_lock_after_fork(self)  # a parent thread may be posting at fork time
+        self._fork = ForkWatch(self._forget_connection)
         self._insecure_logged = False
         self._secrets: List[str] = []  # scrubbed from every error text
 
@@ -296,14 +295,12 @@ class Transport:
         with self._lock:
             self._drop_connection()
 
-    def _after_fork_in_child(self) -> None:
-        # The parent's kept-alive socket must not be shared: two processes writing requests on
-        # one TCP stream would get each other's answers. Forget it (the parent keeps using it;
-        # our copy of the descriptor is closed when garbage-collected, which sends nothing),
-        # and replace the lock, which a parent thread may have held at fork time.
-        self._lock = threading.Lock()
+    def _forget_connection(self) -> None:
+        # In a forked child. The parent's kept-alive socket must not be shared: two processes
+        # writing requests on one TCP stream would get each other's answers. Forget it (the
+        # parent keeps using it; our copy of the descriptor is closed when garbage-collected,
+        # which sends nothing).
         self._conn = None
-        self._pid = os.getpid()
 
     def post(self, body: bytes, extra_headers: Optional[Dict[str, str]] = None) -> TrackResponse:
         """Send one batch; never raises for network or protocol trouble (status 0 instead)."""
@@ -422,8 +419,7 @@ class Transport:
 
     def _ready_connection(self) -> Tuple[http.client.HTTPConnection, bool]:
         """The kept-alive connection if it is still usable, else a freshly connected one."""
-        if self._pid != os.getpid():  # forked without register_at_fork: never reuse
-            self._conn, self._pid = None, os.getpid()
+        self._fork.check()  # forked without the hooks (fork() called from C code): never reuse
         conn = self._conn
         if conn is not None and conn.sock is not None and not _socket_dropped(conn.sock):
             return conn, True
@@ -498,18 +494,6 @@ class Transport:
 
 
 # -- helpers -----------------------------------------------------------------------------------
-
-_LIVE: "weakref.WeakSet[Transport]" = weakref.WeakSet()
-
-
-def _reset_after_fork() -> None:
-    for transport in list(_LIVE):
-        transport._after_fork_in_child()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_reset_after_fork)
-
 
 def _redirect_target(current: _Target, location: Optional[str]) -> Tuple[Optional[_Target], str]:
     """Where a 307/308 may take us, or (None, why not)."""

@@ -11,7 +11,6 @@ queued, and the child starts its own thread on its first item.
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections import deque
@@ -20,7 +19,7 @@ from typing import Any, Callable, Deque, List, Optional
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, set_value
 
 from ai_core.diagnostics import DROPS
-from ai_core.forking import after_fork_in_child
+from ai_core.forking import ForkWatch
 
 logger = logging.getLogger("ai_core")
 
@@ -56,10 +55,9 @@ class ExportWorker:
         self._metrics_every_s = metrics_every_s
         self._channels: List[Channel] = []
         self._init_state()
-        after_fork_in_child(self._after_fork)
+        self._fork = ForkWatch(self._after_fork)
 
     def _init_state(self) -> None:
-        self._pid = os.getpid()
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._done = threading.Condition(threading.Lock())
@@ -93,14 +91,13 @@ class ExportWorker:
             DROPS.add("%s dropped: export queue full" % channel.name)
             return
         items.append(item)
-        if self._thread is None or self._pid != os.getpid():
+        if self._thread is None or self._fork.forked:
             self.ensure_started()
         elif len(items) >= MAX_BATCH:
             self._wake.set()
 
     def ensure_started(self) -> None:
-        if self._pid != os.getpid():  # fork without register_at_fork (exotic platforms)
-            self._after_fork()
+        self._fork.check()  # a fork the hooks did not see (fork() called from C code)
         if self._thread is not None or self._stopping:
             return
         # A timeout, not a plain ``with``: a SIGTERM handler that flushes may run while this
@@ -212,7 +209,7 @@ class ExportWorker:
 
     @property
     def started(self) -> bool:
-        return self._thread is not None and self._pid == os.getpid()
+        return self._thread is not None and not self._fork.forked
 
     def start_if_backlog(self) -> None:
         """A restarted app must deliver what a crashed one left on disk, traffic or not."""
