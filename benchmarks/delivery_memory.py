@@ -36,8 +36,10 @@ import threading
 import time
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, List, Optional
-from emulator_process import start_emulator  # noqa: E402 (sibling module)
+from typing import TYPE_CHECKING, Any, Dict, List, Optional
+
+if TYPE_CHECKING:
+    from ai_core.emulator.process import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 ITEMS_PER_REQUEST = 5
@@ -216,11 +218,16 @@ def slope_mb_per_min(points: List["tuple[float, float]"]) -> float:
 def run_mode(mode: str, args: argparse.Namespace) -> Dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="ai-delivery-mem-") as tmp:
         storage = os.path.join(tmp, "storage")
-        emu: Optional[subprocess.Popen] = None
+        emu: "Optional[EmulatorProcess]" = None
         port = free_port()
         try:
             if mode == "up" or args.down_how == "drop":
-                emu, port = start_emulator(os.path.join(tmp, "emulator.db"))
+                # Imported here: the app (child process) runs this file too; the emulator's
+                # modules must not count in its memory.
+                from ai_core.emulator.process import EmulatorProcess
+
+                emu = EmulatorProcess(db=os.path.join(tmp, "emulator.db"), cwd=str(ROOT)).start()
+                port = emu.port
                 if mode == "down":
                     api(port, "/api/faults", "POST", {"drop_connection": True, "count": 10 ** 9})
             conn = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:%d" % port
@@ -259,8 +266,7 @@ def run_mode(mode: str, args: argparse.Namespace) -> Dict[str, Any]:
             disk = storage_figures(storage)
         finally:
             if emu is not None:
-                emu.terminate()
-                emu.wait(10)
+                emu.stop()
 
     rss = [(r["t"], r["rss_kb"] / 1024.0) for r in series]
     after = [(t, v) for t, v in rss if t >= args.warmup]

@@ -23,7 +23,8 @@ import threading
 import time
 from pathlib import Path
 from typing import Any, Dict, List
-from emulator_process import start_emulator  # noqa: E402 (sibling module)
+
+from ai_core.emulator.process import EmulatorProcess
 
 ROOT = Path(__file__).resolve().parent.parent
 TRACES = ROOT / "tests" / "support" / "golden" / "traces.jsonl"
@@ -83,26 +84,23 @@ def main() -> int:
     args = parser.parse_args()
 
     bodies = make_bodies(load_envelopes(), args.batch, variants=8)
-    with tempfile.TemporaryDirectory() as tmp:
-        proc, port = start_emulator(str(Path(tmp) / "bench.db"))
-        try:
-            # Warm-up batch: table creation and first-page allocation are not ingestion.
-            client(port, bodies[:1], args.batch, time.perf_counter() + 0.01, [0], [], 0)
-            counts = [0] * args.threads
-            errors: List[str] = []
-            started = time.perf_counter()
-            deadline = started + args.seconds
-            threads = [threading.Thread(target=client, args=(port, bodies, args.batch,
-                                                             deadline, counts, errors, i))
-                       for i in range(args.threads)]
-            for t in threads:
-                t.start()
-            for t in threads:
-                t.join()
-            elapsed = time.perf_counter() - started
-        finally:
-            proc.terminate()
-            proc.wait(10)
+    with tempfile.TemporaryDirectory() as tmp, \
+            EmulatorProcess(db=str(Path(tmp) / "bench.db"), cwd=str(ROOT)) as emulator:
+        port = emulator.port
+        # Warm-up batch: table creation and first-page allocation are not ingestion.
+        client(port, bodies[:1], args.batch, time.perf_counter() + 0.01, [0], [], 0)
+        counts = [0] * args.threads
+        errors: List[str] = []
+        started = time.perf_counter()
+        deadline = started + args.seconds
+        threads = [threading.Thread(target=client, args=(port, bodies, args.batch,
+                                                         deadline, counts, errors, i))
+                   for i in range(args.threads)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        elapsed = time.perf_counter() - started
     if errors:
         print("errors: %s" % errors[:3], file=sys.stderr)
         return 1

@@ -36,6 +36,8 @@ from importlib.util import find_spec
 from pathlib import Path
 from typing import IO, Any, Dict, List, Mapping, Optional, Sequence, Tuple
 
+from ai_core.emulator.process import EmulatorProcess, stop_process
+
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_PORT = 8990
 HOST = "127.0.0.1"
@@ -128,7 +130,7 @@ class Child:
     name: str
     process: subprocess.Popen  # type: ignore[type-arg]
     log_path: Path
-    log_file: IO[bytes]
+    log_file: Optional[IO[bytes]] = None  # ours to close, when we opened it
     url: str = ""
     port: int = 0
     extra: Dict[str, str] = field(default_factory=dict)
@@ -137,25 +139,22 @@ class Child:
         return self.process.poll() is None
 
     def tail(self, lines: int = 25) -> str:
-        try:
-            text = self.log_path.read_text(errors="replace").splitlines()
-        except OSError:
-            return ""
-        return "\n".join("    | " + line for line in text[-lines:])
+        return _tail(self.log_path, lines)
 
     def stop(self, timeout: float = 10.0) -> Optional[int]:
         """SIGTERM (apps flush their telemetry on it), then SIGKILL if it does not end."""
-        if self.alive():
-            try:
-                self.process.send_signal(signal.SIGTERM)
-                self.process.wait(timeout)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(5)
-            except OSError:
-                pass
-        self.log_file.close()
-        return self.process.returncode
+        code = stop_process(self.process, timeout)
+        if self.log_file is not None:
+            self.log_file.close()
+        return code
+
+
+def _tail(log_path: Path, lines: int = 25) -> str:
+    try:
+        text = log_path.read_text(errors="replace").splitlines()
+    except OSError:
+        return ""
+    return "\n".join("    | " + line for line in text[-lines:])
 
 
 def _child_env(extra: Mapping[str, str]) -> Dict[str, str]:
@@ -167,17 +166,19 @@ def _child_env(extra: Mapping[str, str]) -> Dict[str, str]:
     return env
 
 
+# How every child is started. Own session: Ctrl-C reaches only the driver, which stops the
+# apps first (so their last telemetry reaches the emulator) and the emulator last.
+_CHILD_OPTIONS: Dict[str, Any] = dict(
+    cwd=str(ROOT), stdin=subprocess.DEVNULL, start_new_session=True,
+    preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
+)
+
+
 def _spawn(name: str, argv: Sequence[str], logs: Path, env: Mapping[str, str]) -> Child:
     log_path = logs / (name + ".log")
     log_file = open(log_path, "wb")
-    process = subprocess.Popen(
-        list(argv), cwd=str(ROOT), env=_child_env(env), stdin=subprocess.DEVNULL, stdout=log_file,
-        stderr=subprocess.STDOUT,
-        # Own session: Ctrl-C reaches only the driver, which stops the apps first (so their
-        # last telemetry reaches the emulator) and the emulator last.
-        start_new_session=True,
-        preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None,
-    )
+    process = subprocess.Popen(list(argv), env=_child_env(env), stdout=log_file, stderr=subprocess.STDOUT,
+                               **_CHILD_OPTIONS)
     return Child(name, process, log_path, log_file)
 
 
@@ -210,22 +211,16 @@ def start_emulator(port: int, state: Path, logs: Path, timeout: float = 20.0) ->
     db = state / "emulator.db"
     for suffix in ("", "-wal", "-shm", "-journal"):  # each run starts empty
         Path(str(db) + suffix).unlink(missing_ok=True)
-    child = _spawn("emulator", [sys.executable, "-m", "ai_core.emulator", "--port", str(port),
-                                "--db", str(db)], logs, {})
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        lines = child.log_path.read_text(errors="replace").splitlines()
-        found = dict(line.split(": ", 1) for line in lines if line.startswith(("Connection string: ", "Viewer: ")))
-        if len(found) == 2:
-            child.url = found["Viewer"].rstrip("/")
-            child.port = port
-            child.extra["connection_string"] = found["Connection string"]
-            return child
-        if not child.alive():
-            break
-        time.sleep(0.05)
-    child.stop()
-    raise DemoError("the emulator did not start on port %d (log: %s)\n%s" % (port, child.log_path, child.tail()))
+    log_path = logs / "emulator.log"
+    emulator = EmulatorProcess(db=str(db), port=port, log_path=str(log_path), env=_child_env({}), **_CHILD_OPTIONS)
+    try:
+        emulator.start(timeout)
+    except RuntimeError:
+        raise DemoError("the emulator did not start on port %d (log: %s)\n%s"
+                        % (port, log_path, _tail(log_path))) from None
+    assert emulator.process is not None
+    return Child("emulator", emulator.process, log_path, url=emulator.url, port=emulator.port,
+                 extra={"connection_string": emulator.connection_string})
 
 
 def _get(url: str, timeout: float = 5.0) -> Tuple[int, bytes]:

@@ -1,9 +1,10 @@
 """Helpers for tests that talk to the emulator over real HTTP.
 
-``EmulatorProcess`` runs ``python -m ai_core.emulator`` as a subprocess on a free port (read
-back from its start-up line); the ``emulator_process`` fixture gives one per test with a file
-database under ``tmp_path``. ``emulator`` gives an in-process ``Emulator`` instead (faster, same
-HTTP server). ``http()`` is a tiny urllib client returning status, headers and parsed JSON.
+``EmulatorProcess`` is the package's ``ai_core.emulator.process.EmulatorProcess`` (``python
+-m ai_core.emulator`` as a subprocess on a free port) plus JSON API wrappers; the
+``emulator_process`` fixture gives one per test with a file database under ``tmp_path``.
+``emulator`` gives an in-process ``Emulator`` instead (faster, same HTTP server). ``http()``
+is a tiny urllib client returning status, headers and parsed JSON.
 
 Import what you need: ``from emulator_fixtures import emulator_process, http``.
 """
@@ -12,23 +13,18 @@ from __future__ import annotations
 
 import gzip
 import json
-import os
-import re
-import subprocess
-import sys
-import threading
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional, Tuple
+from typing import Any, Dict, Iterator, List, Optional
 
 import pytest
 
+import ai_core.emulator.process
 from ai_core.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 GOLDEN_DIR = Path(__file__).resolve().parent / "golden"
-_ENDPOINT = re.compile(r"IngestionEndpoint=(http://\S+)")
 
 
 def golden_envelopes(name: str = "traces") -> List[Dict[str, Any]]:
@@ -85,71 +81,9 @@ def post_track(base_url: str, envelopes: Any, gzip_body: bool = False, ndjson: b
     return http("POST", base_url + path, raw, headers, timeout=timeout)
 
 
-class EmulatorProcess:
-    """``python -m ai_core.emulator`` in a subprocess; ``start()``/``stop()``/``restart()``."""
+class EmulatorProcess(ai_core.emulator.process.EmulatorProcess):
+    """The package's emulator subprocess helper, plus thin wrappers of its JSON API."""
 
-    def __init__(self, db: str = ":memory:", port: int = 0,
-                 extra_args: Tuple[str, ...] = ()) -> None:
-        self.db = db
-        self.requested_port = port
-        self.extra_args = extra_args
-        self.proc: Optional[subprocess.Popen] = None
-        self.url = ""
-        self.banner: List[str] = []
-
-    @property
-    def connection_string(self) -> str:
-        return "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=" + self.url
-
-    @property
-    def port(self) -> int:
-        return int(self.url.rsplit(":", 1)[1])
-
-    def start(self, timeout: float = 20.0) -> "EmulatorProcess":
-        env = dict(os.environ, PYTHONUNBUFFERED="1")
-        cmd = [sys.executable, "-m", "ai_core.emulator", "--port", str(self.requested_port),
-               "--db", self.db, *self.extra_args]
-        self.proc = subprocess.Popen(cmd, cwd=str(ROOT), env=env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.PIPE, text=True)
-        found: Dict[str, str] = {}
-
-        def read_banner() -> None:
-            assert self.proc is not None and self.proc.stdout is not None
-            for line in self.proc.stdout:
-                self.banner.append(line.rstrip("\n"))
-                match = _ENDPOINT.search(line)
-                if match:
-                    found["url"] = match.group(1)
-                    return
-
-        reader = threading.Thread(target=read_banner, daemon=True)
-        reader.start()
-        reader.join(timeout)
-        if "url" not in found:
-            self.stop()
-            raise RuntimeError("emulator did not start: %s" % "\n".join(self.banner))
-        self.url = found["url"]
-        return self
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(5)
-            for stream in (self.proc.stdout, self.proc.stderr):
-                if stream is not None:
-                    stream.close()
-            self.proc = None
-
-    def restart(self) -> "EmulatorProcess":
-        """Stop and start again on the same database (and a new free port if it was 0)."""
-        self.stop()
-        return self.start()
-
-    # Thin JSON API wrappers.
     def get(self, path: str) -> Any:
         reply = http("GET", self.url + path)
         assert reply.status == 200, (reply.status, reply.body)
@@ -165,17 +99,11 @@ class EmulatorProcess:
     def add_fault(self, **spec: Any) -> Reply:
         return http("POST", self.url + "/api/faults", spec)
 
-    def __enter__(self) -> "EmulatorProcess":
-        return self.start()
-
-    def __exit__(self, *exc: Any) -> None:
-        self.stop()
-
 
 @pytest.fixture
 def emulator_process(tmp_path: Path) -> Iterator[EmulatorProcess]:
     """An emulator subprocess on a free port with a file database in ``tmp_path``."""
-    proc = EmulatorProcess(db=str(tmp_path / "emulator.db"))
+    proc = EmulatorProcess(db=str(tmp_path / "emulator.db"), cwd=str(ROOT))
     proc.start()
     try:
         yield proc
