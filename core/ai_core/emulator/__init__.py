@@ -26,6 +26,14 @@ In-process
 
 The query methods return exactly the dicts of the JSON API below.
 
+In a subprocess
+===============
+``ai_core.emulator.process.EmulatorProcess(db=":memory:", port=0)`` runs the command line above
+and reads the port from its start-up lines (for a test suite of your own, a benchmark)::
+
+    with EmulatorProcess() as emu:
+        emu.url, emu.port, emu.connection_string   # then the JSON API below over HTTP
+
 Ingestion
 =========
 ``POST /v2.1/track`` (also ``/v2/track``, repeated slashes and any path prefix allowed).
