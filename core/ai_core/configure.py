@@ -26,7 +26,7 @@ from ai_core.envelopes.common import cloud_role, cloud_role_instance
 from ai_core.envelopes.spans import request_operation_name
 from ai_core.errors import ConfigurationError
 from ai_core.web.exclusion import Exclusion
-from ai_core.delivery.processors import (
+from ai_core.delivery.handoff import (
     QueueLogRecordProcessor,
     QueueSpanProcessor,
     WorkerMetricReader,

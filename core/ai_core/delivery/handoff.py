@@ -1,4 +1,4 @@
-"""OpenTelemetry processor/reader interfaces in front of the export worker.
+"""The hand-off to the export worker: the SDK's span/log-record processors and metric reader.
 
 They only hand items to the worker's queues: conversion to envelopes, encoding and HTTP all
 happen on the worker thread, never on the request thread.
