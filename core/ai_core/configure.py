@@ -16,8 +16,6 @@ import sys
 import threading
 from typing import Any, Dict, List, Optional
 
-from opentelemetry import trace as trace_api
-from opentelemetry._logs import set_logger_provider
 from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import TracerProvider
@@ -242,21 +240,14 @@ def _metric_interval_s() -> float:
 
 
 def _set_global_providers(tracer_provider: Any, logger_provider: Any, meter_provider: Any) -> None:
-    """Make ours the global providers, unless the app already set its own.
+    """Make the global providers lead to this pipeline, unless the app already set its own.
 
-    The OpenTelemetry API allows setting each global once and logs a warning on a second try;
-    we look first (the API has no public "is it set" call) so an app with its own provider
-    gets one clear line instead.
+    The OpenTelemetry API allows setting each global once, so the globals are set once per
+    process to switching providers (ai_core.global_providers) that each configure() points at
+    its own providers: configure() after shutdown() gets what the app records through
+    trace.get_tracer(), the logs API and metrics.get_meter(), even through tracers and
+    instruments obtained earlier. A global provider the app set first is kept.
     """
-    from opentelemetry import metrics as metrics_api
-    from opentelemetry._logs import _internal as logs_internal
-    from opentelemetry.metrics import _internal as metrics_internal
+    from ai_core.global_providers import install
 
-    if getattr(trace_api, "_TRACER_PROVIDER", None) is None:
-        trace_api.set_tracer_provider(tracer_provider)
-    else:
-        logger.info("A global TracerProvider already exists; ai_core instruments with its own provider.")
-    if getattr(logs_internal, "_LOGGER_PROVIDER", None) is None:
-        set_logger_provider(logger_provider)
-    if getattr(metrics_internal, "_METER_PROVIDER", None) is None:
-        metrics_api.set_meter_provider(meter_provider)
+    install(tracer_provider, logger_provider, meter_provider)
