@@ -43,9 +43,11 @@ def flush_on_exit(telemetry: Any) -> None:
         try:
             if target is not None and not target.is_shut_down:
                 if dies_now:
-                    # The process ends with this signal: shut down, which also puts what the
-                    # endpoint did not take into offline storage instead of losing it.
-                    target.shutdown()
+                    # The process ends with this signal: the graceful stop, which also puts what
+                    # the endpoint did not take into offline storage instead of losing it.
+                    from ai_core.web.stop import graceful_stop
+
+                    graceful_stop(target)
                 else:  # a server's own handler follows and stops gracefully; atexit shuts down
                     target.force_flush(FLUSH_ON_SIGNAL_S)
         except Exception:

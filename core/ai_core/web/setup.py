@@ -1,0 +1,135 @@
+"""Setup for a framework: its own configuration in, the pipeline and this app's request rules out.
+
+Each adapter reads options where its framework keeps them (Django's ``APPLICATION_INSIGHTS``
+dict, Flask's ``APPLICATION_INSIGHTS_*`` config keys, FastAPI's middleware keywords) and
+names the app (the role default). Everything else, validation, the pipeline, and the
+per-request rules (exclusion, client IP, user), is here once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Mapping, Optional
+
+from ai_core.configure import configure_resolved
+from ai_core.options import (
+    DJANGO_SETTING,
+    Options,
+    django_key,
+    flask_key,
+    options_from_django_settings,
+    options_from_flask_config,
+    resolve_options,
+)
+from ai_core.telemetry import Telemetry
+from ai_core.web.client_ip import client_ip
+from ai_core.web.exclusion import Exclusion, RouteResolver
+from ai_core.web.guard import guarded
+from ai_core.web.stop import STOP_TIMEOUT_S, graceful_stop
+from ai_core.web.user import UserReader, UserResolver
+
+DJANGO = "django"
+FLASK = "flask"
+KEYWORDS = "keywords"
+
+
+class WebTelemetry:
+    """What an adapter keeps per app: the process's pipeline and this app's request rules.
+
+    Every method is safe on the request path: it never raises into the request.
+    """
+
+    def __init__(
+        self,
+        telemetry: Telemetry,
+        options: Options,
+        user: UserResolver,
+        peer_rewritten: bool = False,
+    ) -> None:
+        self.telemetry = telemetry
+        self.options = options
+        self._user = user
+        self._peer_rewritten = peer_rewritten
+        self._exclusion: Exclusion = telemetry.exclusion or Exclusion(options.excluded_urls, options.excluded_routes)
+
+    @property
+    def enabled(self) -> bool:
+        """False when telemetry is off (``enabled=False`` or no connection string)."""
+        return bool(self.telemetry.enabled) and not self.telemetry.is_shut_down
+
+    def excludes(self, path: Optional[str], route_names: Iterable[str] = ()) -> bool:
+        """Whether this request sends nothing (``excluded_urls`` on the path, ``excluded_routes``
+        on the names the app matched). Run an excluded request inside
+        :func:`ai_core.web.exclusion.excluded_request`."""
+        with guarded("matching excluded_urls/excluded_routes"):
+            return self._exclusion.excludes(path, route_names)
+        return False
+
+    def add_route_resolver(self, resolver: RouteResolver) -> None:
+        """For frameworks with one URL table per process (Django): ``path -> route names``, asked
+        by the sampler when a request span starts."""
+        self._exclusion.add_route_resolver(resolver)
+
+    def client_ip(self, peer: Optional[str], forwarded_for: Any = None, forwarded: Any = None) -> Optional[str]:
+        """The client address by the ``trusted_proxies`` rule (see :mod:`ai_core.web.client_ip`)."""
+        with guarded("resolving the client IP"):
+            return client_ip(peer, forwarded_for, forwarded, self.options.trusted_proxies, self._peer_rewritten)
+        return None
+
+    def user_id(self, request: Any) -> Optional[str]:
+        """The authenticated user ID of ``request`` by the ``user_id`` option, or None."""
+        return self._user(request)
+
+    def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> bool:
+        """The server is stopping: flush, then shut down within ``timeout_s``; safe twice."""
+        return graceful_stop(self.telemetry, timeout_s)
+
+
+def setup_web(
+    settings: Mapping[str, Any],
+    spelling: str,
+    role_default: Optional[str] = None,
+    default_user_reader: Optional[UserReader] = None,
+    peer_rewritten: bool = False,
+    source: Optional[str] = None,
+) -> WebTelemetry:
+    """Configure telemetry from a framework's own settings and return this app's request rules.
+
+    Args:
+        settings: the framework-native mapping: ``settings.APPLICATION_INSIGHTS`` (``"django"``),
+            ``app.config`` (``"flask"``; other keys are ignored), or keyword arguments with the
+            canonical option names (``"keywords"``).
+        spelling: which of the three it is; error messages name the setting as the user wrote it
+            (``SAMPLING_RATIO in settings.APPLICATION_INSIGHTS``).
+        role_default: the app's identity, the role name when neither ``role_name`` nor
+            ``OTEL_SERVICE_NAME``/``OTEL_RESOURCE_ATTRIBUTES`` gives one.
+        default_user_reader: the framework's reader of the authenticated user's ID, used when
+            ``user_id`` is True.
+        peer_rewritten: the server already replaced the socket peer from ``X-Forwarded-For``
+            (uvicorn's ``--proxy-headers``), so the peer is not a proxy hop.
+        source: where keyword options came from, for messages (e.g. ``"ApplicationInsightsMiddleware"``).
+
+    Raises:
+        ConfigurationError: a bad option or connection string, naming the setting.
+    """
+    opts = _resolve(settings, spelling, source)
+    user = UserResolver(opts.user_id, default_user_reader, _label(spelling)("user_id"))
+    telemetry = configure_resolved(opts, role_default)
+    return WebTelemetry(telemetry, opts, user, peer_rewritten)
+
+
+def _label(spelling: str) -> Callable[[str], str]:
+    if spelling == DJANGO:
+        return lambda name: "%s[%r]" % (DJANGO_SETTING, django_key(name))
+    if spelling == FLASK:
+        return lambda name: "app.config[%r]" % flask_key(name)
+    return str
+
+
+def _resolve(settings: Mapping[str, Any], spelling: str, source: Optional[str]) -> Options:
+    if spelling == DJANGO:
+        return resolve_options(options_from_django_settings(settings), source="settings", spelling=_label(DJANGO))
+    if spelling == FLASK:
+        return resolve_options(options_from_flask_config(settings), source="the Flask app", spelling=_label(FLASK))
+    if spelling == KEYWORDS:
+        return resolve_options(dict(settings), source=source or "keyword arguments", spelling=str)
+    raise ValueError("spelling must be %r, %r or %r, got %r" % (DJANGO, FLASK, KEYWORDS, spelling))
