@@ -1,6 +1,6 @@
 """appinsights-otel core: OpenTelemetry -> Azure Monitor Application Insights.
 
-The public API (DESIGN.md section 2)::
+The public API (README, "Options")::
 
     tel = ai_core.configure(connection_string=None, **options)
     ai_core.track_event("CheckoutCompleted", properties={...}, measurements={...})

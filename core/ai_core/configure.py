@@ -57,7 +57,7 @@ def configure(connection_string: Optional[str] = None, **options: Any) -> Teleme
 
     ``connection_string`` defaults to ``APPLICATIONINSIGHTS_CONNECTION_STRING``; without one,
     telemetry is off and a single warning says so. Every other keyword is an option of
-    DESIGN.md's option table; a wrong name, type or value raises ``ConfigurationError`` that
+    the README's option table; a wrong name, type or value raises ``ConfigurationError`` that
     names it. Returns the process's :class:`Telemetry` handle.
     """
     explicit: Dict[str, Any] = dict(options)

@@ -1,6 +1,6 @@
 """Parsing the Application Insights connection string into where and as whom to send telemetry.
 
-Keys, defaults and precedence are the official exporter's (golden README section 1b), with
+Keys, defaults and precedence are the official exporter's (as measured; tests/support/golden/cs_tests.out), with
 two kinds of deliberate difference:
 
 * Tolerant where the official parser is needlessly strict: a trailing ``;``, empty segments,

@@ -1,4 +1,4 @@
-"""The one option table (DESIGN.md section 2) and the one routine that resolves it.
+"""The one option table (README, "Options") and the one routine that resolves it.
 
 Every option has one canonical ``snake_case`` name, a default (the ``Options`` field default),
 a converter that checks type and value and returns the normalised value, and a one-line doc.
@@ -7,7 +7,7 @@ Flask ``app.config["APPLICATION_INSIGHTS_SAMPLING_RATIO"]``, FastAPI/``configure
 
 Precedence: an explicit value wins over the environment, which wins over the default. ``None``
 means "not set" for every option, so ``connection_string=os.environ.get(...)`` behaves.
-Only the environment variables DESIGN.md names for an option are read here; ``OTEL_SERVICE_NAME``
+Only the environment variables the README names for an option are read here; ``OTEL_SERVICE_NAME``
 and ``OTEL_RESOURCE_ATTRIBUTES`` are applied when the resource is built, because the role has a
 fallback below them that is not an option: the framework's app identity.
 """

@@ -1,4 +1,4 @@
-"""What an incoming request means for the telemetry of its children (DESIGN.md section 3, items 1 and 3).
+"""What an incoming request means for the telemetry of its children (README, "Deliberate differences" 1 and 3).
 
 The official exporter converts each span and log record in isolation, so a dependency or log
 line inside a request carries neither the request's operation name nor its client IP/user.

@@ -1,7 +1,7 @@
 """What the endpoint's answer means for each item of a batch: delivered, retry, or drop.
 
 A pure function of (status, per-item errors, batch), so every rule is unit-testable and the
-sender only acts on the verdict. Rules (DESIGN.md section 4, golden/README.md section 1g):
+sender only acts on the verdict. Rules (README, "Delivery"):
 
 * 200 with no errors: all delivered.
 * 206, or any ``errors[]`` even with 200: items whose code is retriable are retried, the rest

@@ -1,7 +1,7 @@
 """One HTTP POST of an encoded batch to the ingestion endpoint, over a kept-alive connection.
 
 Plain ``http.client`` on purpose: no instrumentation we enable patches it, so our own export
-requests can never be traced and exported again (DESIGN.md section 4), and it costs nothing at
+requests can never be traced and exported again (README, "Delivery"), and it costs nothing at
 import time.
 
 What this module does, and what it leaves to the sender:

@@ -7,7 +7,7 @@ problems the real service tolerates by truncating (over-long context tags: the o
 exporter never truncates tags, e.g. a 3005-character ``ai.operation.name``), so the item is
 accepted but a viewer can still show them.
 
-Limits are those of the Application Insights v2 schema (shared/golden/README.md 1c/1d plus
+Limits are those of the Application Insights v2 schema (the official exporter's measured limits plus
 the schema's own per-field maxima). The checks are plain dict look-ups and a few regexes
 because they run for every item at ingestion speed.
 """
@@ -26,7 +26,7 @@ DURATION = re.compile(r"(?:(\d+)\.)?(\d{1,2}):([0-5]\d):([0-5]\d)(?:\.(\d{1,7}))
 MAX_PROPERTY_KEY = 150
 MAX_PROPERTY_VALUE = 8192
 # The official exporter lets the GenAI message attributes (gen_ai.input.messages, ...) through
-# with 256 KiB instead of 8192 characters (golden README 1c), so the service must accept them.
+# with 256 KiB instead of 8192 characters (measured on the official exporter), so the service must accept them.
 MAX_GENAI_PROPERTY_VALUE = 256 * 1024
 MAX_ENVELOPE_NAME = 1024
 

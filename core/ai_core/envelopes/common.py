@@ -26,7 +26,7 @@ except Exception:  # pragma: no cover - very old SDKs
 
 from ai_core.version import __version__
 
-# Field length limits of the Application Insights schema (golden/README.md section 1c/1d).
+# Field length limits of the Application Insights schema (as the official exporter applies them).
 MAX_NAME = 1024
 MAX_URL = 2048
 MAX_DATA = 8192

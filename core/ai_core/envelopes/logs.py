@@ -1,8 +1,8 @@
 """OpenTelemetry log records -> Application Insights envelopes.
 
 One log record becomes one Exception, Event, Availability or Message envelope, by the same
-rules the official exporter applies (golden/README.md section 1d), with three deliberate
-improvements (DESIGN.md section 3):
+rules the official exporter applies (as measured; tests/support/golden), with three deliberate
+improvements (README, "Deliberate differences"):
 
 * item 2: a record outside any trace context carries no ``ai.operation.id``/``parentId`` tags
   (the official exporter sends 32 and 16 zeros, which groups unrelated logs into one

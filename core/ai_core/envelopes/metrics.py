@@ -1,6 +1,6 @@
 """OpenTelemetry metric points -> Application Insights MetricData envelopes.
 
-One envelope per data point (golden/README.md section 1e). Two instrument families get
+One envelope per data point (as the official exporter sends them). Two instrument families get
 special treatment, as in the official exporter:
 
 * the HTTP duration histograms of the stock instrumentations become the *standard metrics*

@@ -1,8 +1,8 @@
 """Envelope fields derived from span attributes: URLs, targets, sources, codes, properties.
 
 Each function computes one field of a Request/RemoteDependency envelope from a span's
-attribute mapping, following the official exporter's measured rules (tests/support/golden, README
-section 1c) except where DESIGN.md section 3 item 6 fixes an obvious defect; those places
+attribute mapping, following the official exporter's measured rules (tests/support/golden)
+except where the README's "Deliberate differences" item 6 fixes an obvious defect; those places
 say so in a comment. Everything here runs once per exported span, so lookups go through
 precomputed tuples/frozensets and a per-key cache instead of regexes or repeated scans.
 """
@@ -170,7 +170,7 @@ def default_db_port(attrs: Attrs) -> int:
 def http_request_url(attrs: Attrs) -> str:
     """The Request ``url``: the full URL if given, else rebuilt from scheme, host and target.
 
-    Improvement (DESIGN.md 3.6): a rebuilt URL leaves out the scheme's default port and an
+    Improvement (README, "Deliberate differences" 6): a rebuilt URL leaves out the scheme's default port and an
     empty query (the official one writes ``https://h:443/p`` and ``/p?``).
     """
     if "url.full" in attrs:
@@ -222,7 +222,7 @@ def http_request_name(attrs: Attrs, url: str, fallback: str) -> str:
 
 
 def messaging_destination(attrs: Attrs) -> Any:
-    """Improvement (DESIGN.md 3.6): the stable ``messaging.destination.name`` counts too."""
+    """Improvement (README, "Deliberate differences" 6): the stable ``messaging.destination.name`` counts too."""
     return attrs.get("messaging.destination") or attrs.get("messaging.destination.name")
 
 
@@ -297,7 +297,7 @@ def http_dependency_url(attrs: Attrs) -> str:
 def http_dependency_target(attrs: Attrs, url: str) -> str:
     """Where an HTTP call went: server address, peer service, Host header, URL host or peer.
 
-    Improvement (DESIGN.md 3.6): without ``server.port`` the target is the host alone (the
+    Improvement (README, "Deliberate differences" 6): without ``server.port`` the target is the host alone (the
     official exporter writes ``host:None``).
     """
     default_port = default_http_port(attrs)

@@ -1,8 +1,8 @@
 """OpenTelemetry spans -> Application Insights envelopes (Request, RemoteDependency, and the
 Exception/Message envelopes of span events), plus the ``_OTELRESOURCE_`` metric envelope.
 
-The mapping follows the official exporter as measured (tests/support/golden, golden README section
-1c); the deliberate differences are those of DESIGN.md section 3:
+The mapping follows the official exporter as measured (tests/support/golden); the deliberate
+differences are those of the README's "Deliberate differences":
 
 * items 1 and 3: given a ``request_lookup``, dependencies and span events recorded inside a
   request carry that request's operation name, client IP and user tags;
@@ -171,7 +171,7 @@ def span_to_envelopes(
     else:
         envelope = _dependency_envelope(span, attrs, ikey, tags, span_id, sample_rate)
         if request is not None:
-            # DESIGN.md 3.1/3.3: grouped under its request (the request's name replaces the
+            # README, "Deliberate differences" 1 and 3: grouped under its request (the request's name replaces the
             # dependency's own: that is the point), showing the request's client and user.
             request.fill_tags(tags, replace_name=True)
     envelopes = [envelope]
@@ -291,7 +291,7 @@ def _request_envelope(
         name = http_request_name(attrs, url, name)
         code = status_code(attrs)
         response_code = str(code)
-        # Official: 4xx fails, 5xx with an UNSET status succeeds. DESIGN.md 3.5: 5xx fails too.
+        # Official: 4xx fails, 5xx with an UNSET status succeeds. README, "Deliberate differences" 5: 5xx fails too.
         success = success and code != 0 and not 400 <= code < 600
         agent = user_agent(attrs)
     elif "messaging.system" in attrs:
@@ -344,7 +344,7 @@ def _client_fields(span: ReadableSpan, attrs: Mapping[str, Any]) -> tuple:
         system = str(attrs["messaging.system"])
         return system, messaging_dependency_target(attrs), None, name, "0", None
     if "rpc.system" in attrs:
-        # DESIGN.md 3.6: the RPC system ("grpc"), not the official literal "rpc.system".
+        # README, "Deliberate differences" 6: the RPC system ("grpc"), not the official literal "rpc.system".
         system = str(attrs["rpc.system"])
         return system, peer_target(attrs) or system, None, name, "0", None
     return "N/A", peer_target(attrs), None, name, "0", None
@@ -461,7 +461,7 @@ def _event_envelope(
 def _exception_details(attrs: Mapping[str, Any]) -> Dict[str, Any]:
     """One ``exceptions[]`` entry from the ``exception.*`` event attributes.
 
-    DESIGN.md 3.6: without a stack trace there is no ``stack`` (the official one sends the
+    README, "Deliberate differences" 6: without a stack trace there is no ``stack`` (the official one sends the
     string ``"None"``, which the portal shows as if it were the stack).
     """
     stack = attrs.get("exception.stacktrace")
