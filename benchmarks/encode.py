@@ -17,7 +17,7 @@ which no real route produces on every request.
     benchmarks/.venv/bin/python benchmarks/encode.py [--rounds 9] [--min-time 0.4]
 
 Needs the benchmark virtualenv (``benchmarks/run`` creates it): our package plus the
-official exporter. The target (DESIGN.md section 7) is ours >= 10x the official spans/s.
+official exporter. The target (the project's performance targets, benchmarks/README.md) is ours >= 10x the official spans/s.
 """
 
 from __future__ import annotations

@@ -2,11 +2,11 @@
 
 Every golden case is rebuilt as real SDK objects (directly, and emitted through a real
 LoggerProvider) and converted by ``log_to_envelope``. After normalisation the result must equal
-the official envelope, except where a deliberate improvement (DESIGN.md section 3) applies:
+the official envelope, except where a deliberate improvement (the README's "Deliberate differences") applies:
 those cases are listed below with their reason, and the test asserts our improved output
 specifically (the official envelope with exactly that difference), not a skip.
 
-The second half checks rules of golden/README.md section 1d that the shared cases do not
+The second half checks rules of the official exporter (measured) that the shared cases do not
 exercise (the corpus says more cases are kept back).
 """
 
@@ -29,7 +29,7 @@ from golden_support import IKEY, load_cases, normalized_golden, normalized_ours,
 
 CASES = {case["case"]: case for case in load_cases("logs")}
 
-# DESIGN.md section 3, item 2: outside any trace context the official exporter sends
+# README "Deliberate differences" 2: outside any trace context the official exporter sends
 # ai.operation.id = 32 zeros and ai.operation.parentId = 16 zeros; we send neither tag.
 NO_TRACE_CONTEXT = (
     "py_debug",
@@ -65,7 +65,7 @@ NO_TRACE_CONTEXT = (
     "api_severity_22_FATAL2",
     "api_severity_24_FATAL4",
 )
-# DESIGN.md section 3, item 6: an exception without a stack trace gets hasFullStack false and
+# README "Deliberate differences" 6: an exception without a stack trace gets hasFullStack false and
 # no "stack" (the official exporter sends the string "None").
 NO_STACKTRACE = ("api_exception_wins_over_event",)
 

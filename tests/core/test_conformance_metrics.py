@@ -7,7 +7,7 @@ came from a real instrument are also recorded again through a real ``MeterProvid
 ``InMemoryMetricReader`` with our temporalities, to prove the whole path.
 
 No shared metric case differs by design; the one deliberate difference we make for metrics
-(``dependency/target`` without ``"host:None"``, DESIGN.md section 3 item 6) has no shared
+(``dependency/target`` without ``"host:None"``, README "Deliberate differences" 6) has no shared
 case and is shown by its own test below.
 """
 
@@ -230,7 +230,7 @@ def test_dependency_duration_targets(attributes: Dict[str, Any], target: str, co
 
 
 def test_dependency_target_without_server_port_is_the_bare_host() -> None:
-    """Deliberate difference (DESIGN.md section 3 item 6): the official exporter reports
+    """Deliberate difference (README "Deliberate differences" 6): the official exporter reports
     ``"api.example.com:None"``; we report the host, matching our dependency envelopes."""
     attributes = {"http.request.method": "GET", "url.scheme": "https", "server.address": "api.example.com"}
     props = _envelope(_histogram(attributes), "http.client.request.duration")["data"]["baseData"]["properties"]

@@ -1,6 +1,6 @@
 """Trace conformance: every golden span case, rebuilt as a real SDK span, must convert to the
 official exporter's envelopes (tests/support/golden/traces.jsonl), apart from the deliberate
-improvements of DESIGN.md section 3.
+improvements of the README's "Deliberate differences".
 
 Each case whose official output differs because of an improvement is listed in
 ``IMPROVEMENTS`` with the reason and the exact change; the test applies that change to the
@@ -44,31 +44,31 @@ def _no_stack(index: int) -> Callable[[Envelopes], None]:
     return patch
 
 
-_STACK = "DESIGN 3.6: an exception without a stack trace has no 'stack' (official: the string 'None')"
-_RPC = "DESIGN 3.6: the RPC dependency type is the RPC system, not the literal 'rpc.system'"
+_STACK = "README deliberate difference 6: an exception without a stack trace has no 'stack' (official: the string 'None')"
+_RPC = "README deliberate difference 6: the RPC dependency type is the RPC system, not the literal 'rpc.system'"
 
 # case -> (why our envelope differs, the change from the official envelopes to ours)
 IMPROVEMENTS: Dict[str, Tuple[str, Callable[[Envelopes], None]]] = {
     "server_http_old_500_status_unset": (
-        "DESIGN 3.5: a 5xx request is never successful (official: 500 with UNSET status is success)",
+        "README deliberate difference 5: a 5xx request is never successful (official: 500 with UNSET status is success)",
         _set("success", False),
     ),
     "server_http_old_net_host_name": (
-        "DESIGN 3.6: a request URL rebuilt from parts omits the default port (official: node-7:80)",
+        "README deliberate difference 6: a request URL rebuilt from parts omits the default port (official: node-7:80)",
         _set("url", "http://node-7/"),
     ),
     "server_http_new_fastapi_asgi_scope": (
-        "DESIGN 3.6: an empty url.query adds no trailing '?' to the request URL",
+        "README deliberate difference 6: an empty url.query adds no trailing '?' to the request URL",
         _set("url", "http://127.0.0.1:8000/items/5"),
     ),
     "messaging_producer_new_destination_name": (
-        "DESIGN 3.6: messaging.destination.name is the producer target (official: the system name)",
+        "README deliberate difference 6: messaging.destination.name is the producer target (official: the system name)",
         _set("target", "orders"),
     ),
     "rpc_grpc_client": (_RPC, _set("type", "grpc")),
     "rpc_grpc_client_no_peer": (_RPC, _set("type", "grpc")),
     "client_genai_over_http": (
-        "DESIGN 3.6: an HTTP dependency without server.port targets the host (official: 'host:None')",
+        "README deliberate difference 6: an HTTP dependency without server.port targets the host (official: 'host:None')",
         _set("target", "my.openai.azure.com"),
     ),
     "events_exception_no_attributes": (_STACK, _no_stack(1)),
@@ -151,7 +151,7 @@ def test_conformance_summary(capsys: pytest.CaptureFixture) -> None:
 
 
 # ---------------------------------------------------------------------------------------------
-# Rules of golden README section 1c that the shared cases do not exercise (the corpus keeps
+# Rules of the official exporter (measured) that the shared cases do not exercise (the corpus keeps
 # more cases back): expectations written from the rules themselves.
 # ---------------------------------------------------------------------------------------------
 
@@ -201,7 +201,7 @@ def test_dependency_type_and_target_rules(kind, attributes, dep_type, target):
     assert fields.get("target") == target
 
 
-# GenAI (golden README 1c, "GenAI overrides whatever type was chosen"): the type is
+# GenAI (official exporter, "GenAI overrides whatever type was chosen"): the type is
 # "GenAI | <system>" on CLIENT and INTERNAL spans; the target comes from the same address rules
 # as any dependency (server.address/server.port or the URL for HTTP, peer.* otherwise). Only a
 # CLIENT call that none of those rules gives a target falls back to the system's name; an

@@ -128,7 +128,7 @@ def test_every_tolerated_input_is_an_official_error() -> None:
 
 
 def test_none_is_no_connection_string_for_resolve_but_an_error_for_parse() -> None:
-    # Official: "Instrumentation key cannot be none or empty". DESIGN: missing means telemetry
+    # Official: "Instrumentation key cannot be none or empty". README: missing means telemetry
     # off with one warning, so resolve() says "nothing configured" and the caller warns.
     assert ConnectionString.resolve(None, environ={}) is None
     with pytest.raises(ConfigurationError, match="must be a str"):

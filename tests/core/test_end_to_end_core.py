@@ -56,7 +56,7 @@ def test_a_configured_process_delivers_every_signal_to_the_endpoint(emu):
     dep = emu.wait_for_items(count=1, timeout=10, type="dependency")[0]["envelope"]
     assert dep["data"]["baseData"]["type"] == "postgresql"
     assert dep["tags"]["ai.operation.id"] == op_id
-    # DESIGN.md section 3 items 1 and 3: the child carries the request's name and client IP.
+    # README "Deliberate differences" 1 and 3: the child carries the request's name and client IP.
     assert dep["tags"]["ai.operation.name"] == "GET /orders/{id}"
     assert dep["tags"]["ai.location.ip"] == "203.0.113.9"
 
@@ -75,7 +75,7 @@ def test_a_configured_process_delivers_every_signal_to_the_endpoint(emu):
     assert event["data"]["baseData"]["name"] == "CheckoutCompleted"
     assert event["data"]["baseData"]["properties"]["cart"] == "3"
     assert event["data"]["baseData"]["measurements"] == {"total": 12.5}
-    assert "ai.operation.id" not in event["tags"]  # DESIGN.md section 3 item 2
+    assert "ai.operation.id" not in event["tags"]  # README "Deliberate differences" 2
 
     metric_names = [
         m["envelope"]["data"]["baseData"]["metrics"][0]["name"]

@@ -1,4 +1,4 @@
-"""Deliberate improvements to log envelopes (DESIGN.md section 3), shown end to end.
+"""Deliberate improvements to log envelopes (the README's "Deliberate differences"), shown end to end.
 
 Python ``logging`` -> OpenTelemetry's ``LoggingHandler`` -> a real ``LoggerProvider`` -> our
 ``log_to_envelope``, inside real spans of a real ``TracerProvider``:

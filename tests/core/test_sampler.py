@@ -4,7 +4,7 @@ Every ``ApplicationInsightsSampler*`` line of tests/support/golden/sampling.json
 attributes and DJB2 score for each ratio; the ``parent_ignored`` lines with a remote parent,
 where we agree, and with a local parent, where we deliberately differ).
 
-We ship no rate-limited sampler: DESIGN.md section 4 says the sampling default is 100 %
+We ship no rate-limited sampler: the README (Quick start) says the sampling default is 100 %
 fixed-rate and "never a silent rate limit"; the official distro's default of 5 traces/s is
 exactly such a silent limit (it exports almost nothing right after start-up). The
 ``RateLimitedSampler*`` and ``_round_down_to_nearest`` lines are still each checked, at the

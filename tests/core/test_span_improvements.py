@@ -1,4 +1,4 @@
-"""The deliberate improvements over the official span mapping (DESIGN.md section 3), shown on
+"""The deliberate improvements over the official span mapping (the README's "Deliberate differences"), shown on
 spans made by a real TracerProvider.
 
 Items 1 and 3: dependencies and span events inside a request carry the request's operation
