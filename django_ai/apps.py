@@ -1,0 +1,118 @@
+"""``AppConfig.ready()``: read ``settings.APPLICATION_INSIGHTS`` and switch everything on.
+
+The stock ``opentelemetry-instrumentation-django`` middleware creates the request spans; it
+is inserted into ``settings.MIDDLEWARE`` here, before Django builds its handler, so users
+never list it. Our hooks (``django_ai.hooks``) add what it lacks: client IP, user, route
+names, the streamed body; ``django_ai.middleware`` keeps 404/403 answers from being
+exceptions. Everything else comes from ``ai_core.web``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any, Optional
+
+from django.apps import AppConfig
+
+from ai_core.errors import ConfigurationError
+
+logger = logging.getLogger("ai_core")
+
+SETTING = "APPLICATION_INSIGHTS"
+_INNER_MIDDLEWARE = "django_ai.middleware.AnswerClientErrorsMiddleware"
+
+
+class DjangoAIConfig(AppConfig):
+    name = "django_ai"
+    verbose_name = "Application Insights"
+
+    def ready(self) -> None:
+        from django_ai import checks  # noqa: F401  (registers the settings check)
+
+        if _is_autoreload_watcher():
+            return  # runserver's watcher only restarts the served child: it records nothing
+        from django.conf import settings
+
+        try:
+            _start(settings)
+        except ConfigurationError as err:
+            checks.problem = str(err)
+            if _runs_management_command():
+                # `manage.py check`, `runserver` and most commands run the system checks,
+                # which show the error in Django's own format; a command that skips the
+                # checks still says it here.
+                logger.error("Application Insights telemetry is off: %s", err)
+                return
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(str(err)) from None
+
+
+def _start(settings: Any) -> None:
+    from ai_core.web.setup import DJANGO, setup_web
+    from django_ai.hooks import Hooks, django_user_id
+    from django_ai.logs import drop_duplicate_request_errors
+
+    web = setup_web(
+        getattr(settings, SETTING, None) or {},
+        DJANGO,
+        role_default=project_name(settings),
+        default_user_reader=django_user_id,
+    )
+    if not web.enabled:
+        return
+    from django_ai.routes import route_names
+
+    web.add_route_resolver(route_names)
+    _instrument(web, Hooks(web), settings)
+    drop_duplicate_request_errors(web.telemetry.log_handler)
+
+
+def _instrument(web: Any, hooks: Any, settings: Any) -> None:
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+
+    instrumentor = DjangoInstrumentor()
+    if instrumentor.is_instrumented_by_opentelemetry:
+        return  # a second ready() (test runners, a re-used process): one middleware only
+    tel = web.telemetry
+    instrumentor.instrument(
+        tracer_provider=tel.tracer_provider,
+        meter_provider=tel.meter_provider,
+        request_hook=hooks.request,
+        response_hook=hooks.response,
+        # Exclusion is ours (path only, route names): the stock list matches the whole URL.
+        excluded_urls="",
+    )
+    middleware = list(settings.MIDDLEWARE)
+    if _INNER_MIDDLEWARE not in middleware:
+        stock = next((i for i, m in enumerate(middleware) if m.startswith("opentelemetry.")), -1)
+        middleware.insert(stock + 1, _INNER_MIDDLEWARE)
+        settings.MIDDLEWARE = middleware
+
+
+def project_name(settings: Any) -> Optional[str]:
+    """The role default: the project package (``mysite`` of ``mysite.urls``/``mysite.settings``)."""
+    for dotted in (getattr(settings, "ROOT_URLCONF", None), os.environ.get("DJANGO_SETTINGS_MODULE")):
+        if isinstance(dotted, str) and dotted.strip():
+            return dotted.strip().split(".")[0]
+    return None
+
+
+def _is_autoreload_watcher() -> bool:
+    from django.utils.autoreload import DJANGO_AUTORELOAD_ENV
+
+    argv = sys.argv[1:]
+    return (
+        "runserver" in argv[:1]
+        and "--noreload" not in argv
+        and os.environ.get(DJANGO_AUTORELOAD_ENV) != "true"
+    )
+
+
+def _runs_management_command() -> bool:
+    name = os.path.basename(sys.argv[0]) if sys.argv else ""
+    return name in ("manage.py", "django-admin", "django-admin.py") or (
+        name == "__main__.py" and "django" in sys.argv[0]
+    )

@@ -1,0 +1,80 @@
+"""The stock Django instrumentation's request and response hooks: Django's request objects
+read, ``ai_core.web`` called. Every hook body is guarded: telemetry never breaks a request.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from ai_core.web.annotation import annotate_request
+from ai_core.web.guard import guarded
+from ai_core.web.setup import WebTelemetry
+from ai_core.web.streaming import defer_end
+from django_ai.routes import request_route
+
+
+def django_user_id(request: Any) -> Optional[str]:
+    """The authenticated user's primary key, read after ``AuthenticationMiddleware`` ran.
+
+    ``request.user`` is lazy: reading it costs a session and a user query. When the view
+    never needed it and the browser sent no session cookie, the request is anonymous and
+    nothing is read. The queries we cause are not recorded as the request's dependencies.
+    """
+    user = getattr(request, "user", None)
+    if user is None:
+        return None
+    if not _is_evaluated(user) and not _has_session_cookie(request):
+        return None
+    from opentelemetry.instrumentation.utils import suppress_instrumentation
+
+    with suppress_instrumentation():
+        if not getattr(user, "is_authenticated", False):
+            return None
+        pk = getattr(user, "pk", None)
+    return None if pk is None else str(pk)
+
+
+def _is_evaluated(lazy: Any) -> bool:
+    from django.utils.functional import empty
+
+    wrapped = getattr(lazy, "_wrapped", None)
+    return wrapped is not None and wrapped is not empty or not hasattr(lazy, "_wrapped")
+
+
+def _has_session_cookie(request: Any) -> bool:
+    from django.conf import settings
+
+    return settings.SESSION_COOKIE_NAME in getattr(request, "COOKIES", {})
+
+
+class Hooks:
+    """The two hooks, bound to this process's request rules."""
+
+    def __init__(self, web: WebTelemetry) -> None:
+        self._web = web
+
+    def request(self, span: Any, request: Any) -> None:
+        if not span.is_recording():
+            return
+        with guarded("reading the Django request"):
+            meta = request.META
+            ip = self._web.client_ip(meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"),
+                                     meta.get("HTTP_FORWARDED"))
+            annotate_request(span, client_ip=ip)
+
+    def response(self, span: Any, request: Any, response: Any) -> None:
+        if not span.is_recording():
+            return
+        with guarded("reading the Django response"):
+            annotate_request(span, route=request_route(request), auth_user_id=self._web.user_id(request))
+        with guarded("waiting for the streamed body"):
+            if getattr(response, "streaming", False):
+                _end_after_body(span, response)
+
+
+def _end_after_body(span: Any, response: Any) -> None:
+    """The stock middleware ends the span next; a streamed body is sent after that. Django
+    closes the response once the server has sent the body (WSGI and ASGI handlers alike)."""
+    closers = getattr(response, "_resource_closers", None)
+    if isinstance(closers, list):
+        closers.append(defer_end(span))
