@@ -139,6 +139,7 @@ def _sdk_version() -> str:
 def _build(opts: Options, role_default: Optional[str] = None) -> Telemetry:
     parsed = opts.connection_string
     if not opts.enabled:
+        logger.warning("Application Insights telemetry is off: the enabled option is False.")
         return Telemetry(opts, enabled=False)
     if parsed is None:
         logger.warning(
