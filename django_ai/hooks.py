@@ -70,6 +70,16 @@ class Hooks:
         with guarded("waiting for the streamed body"):
             if getattr(response, "streaming", False):
                 _end_after_body(span, response)
+                return
+        if self._web.injects_browser_sdk:
+            with guarded("adding the browser SDK loader"):
+                page = self._web.page_with_browser_sdk(
+                    response.content, response.get("Content-Type"), response.get("Content-Encoding")
+                )
+                if page is not None:
+                    response.content = page
+                    if response.has_header("Content-Length"):
+                        response["Content-Length"] = str(len(page))
 
 
 def _end_after_body(span: Any, response: Any) -> None:

@@ -77,6 +77,7 @@ class Options:
     log_record_processors: Tuple[Any, ...] = ()
     telemetry_processors: Tuple[TelemetryProcessor, ...] = ()
     credential: Any = None
+    browser_sdk_loader: bool = False
 
     def fingerprint(self) -> Tuple[Tuple[str, Any], ...]:
         """``(name, value)`` for every option, in table order."""
@@ -336,6 +337,7 @@ OPTIONS: Tuple[OptionSpec, ...] = (
     OptionSpec("log_record_processors", _processors("on_emit"), "User log record processors, run before export."),
     OptionSpec("telemetry_processors", _telemetry_processors, "Callables (envelope) -> envelope or None run on every envelope; None drops it."),
     OptionSpec("credential", _credential, "An azure-identity credential for Entra ID ingestion authentication.", secret=True),
+    OptionSpec("browser_sdk_loader", _bool, "True: HTML pages load the Application Insights JavaScript SDK (page views, browser errors)."),
 )
 _BY_NAME: Dict[str, OptionSpec] = {spec.name: spec for spec in OPTIONS}
 

@@ -21,6 +21,7 @@ from ai_core.options import (
     resolve_options,
 )
 from ai_core.telemetry import Telemetry
+from ai_core.web.browser import inject_loader, is_injectable, loader_snippet
 from ai_core.web.client_ip import client_ip
 from ai_core.web.exclusion import Exclusion, RouteResolver
 from ai_core.web.guard import guarded
@@ -50,6 +51,12 @@ class WebTelemetry:
         self._user = user
         self._peer_rewritten = peer_rewritten
         self._exclusion: Exclusion = telemetry.exclusion or Exclusion(options.excluded_urls, options.excluded_routes)
+        cs = options.connection_string
+        self._browser_snippet: Optional[bytes] = (
+            loader_snippet(cs.instrumentation_key, cs.ingestion_endpoint)
+            if options.browser_sdk_loader and cs is not None and options.enabled
+            else None
+        )
 
     @property
     def enabled(self) -> bool:
@@ -78,6 +85,24 @@ class WebTelemetry:
     def user_id(self, request: Any) -> Optional[str]:
         """The authenticated user ID of ``request`` by the ``user_id`` option, or None."""
         return self._user(request)
+
+    @property
+    def injects_browser_sdk(self) -> bool:
+        """Whether HTML pages get the JavaScript SDK loader (``browser_sdk_loader``)."""
+        return self._browser_snippet is not None
+
+    def page_with_browser_sdk(
+        self, body: bytes, content_type: Optional[str], content_encoding: Optional[str] = None,
+        streaming: bool = False,
+    ) -> Optional[bytes]:
+        """With ``browser_sdk_loader``: the HTML page with the JavaScript SDK loader in its
+        ``<head>``; None when the response is to be sent unchanged (see :mod:`ai_core.web.browser`)."""
+        snippet = self._browser_snippet
+        if snippet is None or not is_injectable(content_type, content_encoding, streaming):
+            return None
+        with guarded("adding the browser SDK loader"):
+            return inject_loader(body, snippet)
+        return None
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> bool:
         """The server is stopping: flush, then shut down within ``timeout_s``; safe twice."""

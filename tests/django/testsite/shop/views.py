@@ -64,3 +64,7 @@ def stream(request):
 def log_view(request):
     log.warning("stock low for %s", request.GET.get("t"))
     return HttpResponse("logged")
+
+
+def page(request):
+    return HttpResponse("<html><head><title>Shop</title></head><body>teapots</body></html>")

@@ -17,4 +17,5 @@ urlpatterns = [
     path("account/", views.account),
     path("stream/", views.stream),
     path("log/", views.log_view),
+    path("page/", views.page),
 ]
