@@ -1,8 +1,9 @@
 # Shared set-up for scripts/test and scripts/demo (sourced, not run).
 
-# Debian packages the tests need (headless Chromium for the viewer test, PostgreSQL for SQL
-# dependencies). Installed only when missing, so a second run costs nothing.
-SYSTEM_PACKAGES=${SYSTEM_PACKAGES:-chromium openssl}
+# Debian packages the tests need (headless Chromium for the viewer test, the PostgreSQL server
+# whose initdb/pg_ctl start a throwaway cluster for the SQL dependency tests). Installed only
+# when missing, so a second run costs nothing.
+SYSTEM_PACKAGES=${SYSTEM_PACKAGES:-chromium openssl postgresql}
 
 ensure_system_packages() {
   local missing=()

@@ -39,7 +39,7 @@ __all__ = [
     "resolve_options",
 ]
 
-SUPPORTED_INSTRUMENTATIONS: Tuple[str, ...] = ("requests", "urllib", "urllib3", "httpx", "psycopg2", "sqlite3")
+SUPPORTED_INSTRUMENTATIONS: Tuple[str, ...] = ("requests", "urllib", "urllib3", "httpx", "psycopg2", "psycopg", "sqlite3")
 """Outbound-dependency instrumentations ``instrumentations`` may name."""
 
 IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
