@@ -21,6 +21,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
 ]
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": os.environ.get("TESTSITE_DB", ":memory:")}}
+if os.environ.get("TESTSITE_PG"):  # {"HOST": ..., "PORT": ..., "NAME": ..., "USER": ...}: the test PostgreSQL
+    DATABASES["default"] = dict(json.loads(os.environ["TESTSITE_PG"]), ENGINE="django.db.backends.postgresql")
 USE_TZ = True
 DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
 TEMPLATES = [{"BACKEND": "django.template.backends.django.DjangoTemplates", "DIRS": [], "APP_DIRS": False}]
