@@ -12,7 +12,7 @@ import pytest
 
 from ai_core.emulator import Emulator
 from django_site import SITE, migrate, site_env
-from postgres import postgres  # noqa: F401  (fixture used by name)
+from postgres import postgres, server_bin_dir  # noqa: F401  (fixture used by name)
 
 SERVE = """
 import sys
@@ -31,8 +31,8 @@ HIDE_PSYCOPG3 = "sys.modules['psycopg'] = None"
 @pytest.mark.parametrize("driver, block", [("psycopg", ""), ("psycopg2", HIDE_PSYCOPG3)])
 def test_orm_queries_on_postgresql(postgres, tmp_path: Path, driver: str, block: str) -> None:  # noqa: F811
     dbname = "shop_%s" % driver
-    subprocess.run(["createdb", "-h", postgres.host, "-p", str(postgres.port), "-U", postgres.user, dbname],
-                   check=False, capture_output=True)
+    subprocess.run([str(server_bin_dir() / "createdb"), "-h", postgres.host, "-p", str(postgres.port),
+                    "-U", postgres.user, dbname], check=True, capture_output=True, timeout=60)
     with Emulator(port=0, db=":memory:") as emu:
         env = site_env(tmp_path / "unused.db", emu.connection_string, tmp_path / "storage")
         env["TESTSITE_PG"] = json.dumps({"HOST": postgres.host, "PORT": str(postgres.port), "NAME": dbname,
