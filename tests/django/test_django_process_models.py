@@ -69,6 +69,19 @@ def test_runserver_autoreloader_watcher_starts_nothing_and_the_served_child_send
     assert _names(emu) == ["GET /items/<int:pk>/"], out
 
 
+def test_runserver_noreload_serves_and_sends(emu: Emulator, tmp_path: Path) -> None:
+    env = site_env(tmp_path / "site.db", emu.connection_string, tmp_path / "storage")
+    migrate(env)
+    port = free_port()
+    proc = start([sys.executable, "manage.py", "runserver", "--noreload", "127.0.0.1:%d" % port], env)
+    try:
+        wait_until_serving(port, proc)
+        assert request(port, "GET", "/orders/")[0] == 200
+    finally:
+        out = stop(proc, signal.SIGINT)  # Ctrl-C right after the request: it must still arrive
+    assert _names(emu) == ["GET /orders/"], out
+
+
 TEST_CLIENT = """
 import django, os, sys, threading, time
 django.setup()
