@@ -13,9 +13,10 @@ account is involved. State (the emulator's SQLite file, offline storage, one log
 process) lives under ``./.demo/`` (``--state-dir``); each run starts with an empty emulator.
 
 Adding an example app (each framework adapter adds its own): append an ``ExampleApp`` to
-``APPS`` with the command that serves it on ``{port}`` and sends to ``{connection_string}``;
-list the apps it calls in ``calls`` (their base URLs are ``{url[name]}``) and the requests the
-driver should make in ``traffic``.
+``APPS`` with the command that serves it on ``{port}`` and sends to ``{connection_string}``
+(also in ``$APPLICATIONINSIGHTS_CONNECTION_STRING``); commands to run before it (``prepare``,
+e.g. a database migration) and its environment (``env``); list the apps it calls in ``calls``
+(their base URLs are ``{url[name]}``) and the requests the driver should make in ``traffic``.
 """
 
 from __future__ import annotations
@@ -48,13 +49,19 @@ TYPES = [("request", "requests"), ("dependency", "dependencies"), ("exception", 
 
 @dataclass(frozen=True)
 class Step:
-    """One request the driver makes to an app (``data`` is sent as a form)."""
+    """One request the driver makes to an app (``data`` is sent as a form).
+
+    Redirects are followed unless ``follow`` is False (then ``expect`` is the 3xx itself). Like
+    a browser's form, a POST carries the CSRF token of the app's ``csrftoken`` cookie when it
+    has set one (Django's ``X-CSRFToken`` header).
+    """
 
     method: str
     path: str
     what: str
     expect: int = 200
     data: Optional[Dict[str, str]] = None
+    follow: bool = True
 
 
 @dataclass(frozen=True)
@@ -62,13 +69,19 @@ class ExampleApp:
     """An example app the demo starts: its role name, how to run it, what to ask it.
 
     ``argv`` items are ``str.format`` templates with ``{python}``, ``{root}``, ``{port}``,
-    ``{connection_string}``, ``{storage}`` (a private offline-storage directory for this app)
-    and ``{url[other]}`` (the base URL of app ``other``, which must be listed in ``calls`` and
-    come earlier in ``APPS``). The app must answer ``GET health`` once it is ready.
+    ``{connection_string}``, ``{storage}`` (a private offline-storage directory for this app),
+    ``{state}`` (the demo's state directory) and ``{url[other]}`` (the base URL of app
+    ``other``, which must be listed in ``calls`` and come earlier in ``APPS``); so are the
+    ``prepare`` commands and the ``env`` values. The app must answer ``GET health`` once it is
+    ready.
     """
 
     name: str  # also its cloud role name
     argv: Sequence[str]
+    # Commands run to completion before the app starts (with its env but no connection
+    # string: their telemetry is not the demo's); one failing stops the demo.
+    prepare: Sequence[Sequence[str]] = ()
+    env: Mapping[str, str] = field(default_factory=dict)  # extra environment variables
     requires: Sequence[str] = ()  # importable modules; without them the app is skipped
     calls: Sequence[str] = ()  # apps it calls: started first, and --once checks the map edge
     health: str = "/health"
@@ -77,6 +90,7 @@ class ExampleApp:
 
 
 STANDIN = "{root}/example_projects/standin/"
+DJANGO_SHOP = "{root}/example_projects/django_shop/"
 APPS: List[ExampleApp] = [
     # Stand-ins for the framework example apps (plain WSGI + ai_core.configure()).
     ExampleApp(
@@ -106,7 +120,36 @@ APPS: List[ExampleApp] = [
         ],
         expect=["request", "dependency", "exception", "trace", "event", "metric"],
     ),
-    # Framework example apps go here as their adapters land (Django, Flask, FastAPI).
+    # Framework example apps (their adapters' one-line set-up), as the adapters land.
+    ExampleApp(
+        # example_projects/django_shop: "django_ai" in INSTALLED_APPS, served by gunicorn with
+        # two workers; its SQLite database lives in the state directory (migrated first).
+        name="django-shop",
+        prepare=[["{python}", DJANGO_SHOP + "manage.py", "migrate", "--noinput"]],
+        argv=["{python}", "-m", "gunicorn", "--workers", "2", "--chdir", DJANGO_SHOP,
+              "--bind", "127.0.0.1:{port}", "django_shop.wsgi"],
+        env={"DJANGO_SHOP_DB": "{state}/django-shop.sqlite3", "DJANGO_SHOP_STORAGE_DIR": "{storage}",
+             "INVENTORY_URL": "{url[inventory]}"},
+        requires=["django", "gunicorn", "requests", "opentelemetry.instrumentation.django"],
+        calls=["inventory"],
+        health="/health/",
+        traffic=[
+            Step("GET", "/", "product list (an ORM query)"),
+            Step("GET", "/products/1/", "a product page"),
+            Step("GET", "/products/4/", "a product low on stock (logs a warning)"),
+            Step("GET", "/products/99/", "an unknown product", expect=404),
+            Step("GET", "/account/", "account page before signing in", expect=302, follow=False),
+            Step("GET", "/accounts/login/", "the sign-in form"),
+            Step("POST", "/accounts/login/", "sign in as alice", expect=302, follow=False,
+                 data={"username": "alice", "password": "wonderland"}),
+            Step("GET", "/account/", "account page as alice"),
+            Step("GET", "/api/stock/4/", "stock JSON (calls inventory)"),
+            Step("GET", "/health/", "health check (excluded: no telemetry)"),
+            Step("GET", "/fail/", "a view that raises", expect=500),
+            Step("POST", "/accounts/logout/", "sign out", expect=302, follow=False),
+        ],
+        expect=["request", "dependency", "exception", "trace", "event", "metric"],
+    ),
 ]
 
 
@@ -231,19 +274,42 @@ def _get(url: str, timeout: float = 5.0) -> Tuple[int, bytes]:
         return err.code, err.read()
 
 
+def _values(emulator: Child, started: Mapping[str, Child], state: Path, app: ExampleApp,
+            port: int = 0) -> Dict[str, Any]:
+    return dict(python=sys.executable, root=str(ROOT), port=port, storage=str(state / "storage" / app.name),
+                state=str(state), connection_string=emulator.extra["connection_string"],
+                url={name: child.url for name, child in started.items()})
+
+
+def prepare_app(app: ExampleApp, emulator: Child, started: Mapping[str, Child], state: Path, logs: Path,
+                timeout: float = 120.0) -> None:
+    """Run the app's ``prepare`` commands (e.g. ``manage.py migrate``), each to completion."""
+    values = _values(emulator, started, state, app)
+    env = {key: value.format(**values) for key, value in app.env.items()}
+    for number, command in enumerate(app.prepare, 1):
+        argv = [item.format(**values) for item in command]
+        log_path = logs / ("%s.prepare%s.log" % (app.name, number if len(app.prepare) > 1 else ""))
+        with open(log_path, "wb") as log_file:
+            try:
+                code = subprocess.run(argv, env=_child_env(env), stdout=log_file, stderr=subprocess.STDOUT,
+                                      timeout=timeout, **_CHILD_OPTIONS).returncode
+            except subprocess.TimeoutExpired:
+                code = "a timeout after %.0f s" % timeout
+        if code != 0:
+            raise DemoError("preparing %r failed (%s, exit %s; log: %s)\n%s"
+                            % (app.name, " ".join(argv[1:]), code, log_path, _tail(log_path)))
+
+
 def start_app(app: ExampleApp, emulator: Child, started: Mapping[str, Child], state: Path, logs: Path,
               timeout: float = 30.0) -> Child:
-    storage = state / "storage" / app.name
     last = ""
     for _attempt in range(3):  # the free port may be taken between choosing and binding it
         port = free_port()
-        values = dict(python=sys.executable, root=str(ROOT), port=port, storage=str(storage),
-                      connection_string=emulator.extra["connection_string"],
-                      url={name: child.url for name, child in started.items()})
+        values = _values(emulator, started, state, app, port)
         argv = [item.format(**values) for item in app.argv]
-        child = _spawn(app.name, argv, logs, {
-            "APPLICATIONINSIGHTS_CONNECTION_STRING": emulator.extra["connection_string"],
-            "PORT": str(port)})
+        env = {key: value.format(**values) for key, value in app.env.items()}
+        env.update(APPLICATIONINSIGHTS_CONNECTION_STRING=emulator.extra["connection_string"], PORT=str(port))
+        child = _spawn(app.name, argv, logs, env)
         child.port, child.url = port, "http://%s:%d" % (HOST, port)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and child.alive():
@@ -280,14 +346,16 @@ def drive_traffic(apps: Sequence[ExampleApp], started: Mapping[str, Child]) -> L
         session = requests.Session()
         for step in app.traffic:
             began = time.monotonic()
+            csrf = session.cookies.get("csrftoken") if step.method not in ("GET", "HEAD", "OPTIONS") else None
             try:
-                reply = session.request(step.method, started[app.name].url + step.path, data=step.data, timeout=30)
+                reply = session.request(step.method, started[app.name].url + step.path, data=step.data, timeout=30,
+                                        allow_redirects=step.follow, headers={"X-CSRFToken": csrf} if csrf else None)
                 status = str(reply.status_code)
                 ok = reply.status_code == step.expect
             except requests.RequestException as exc:
                 status, ok = "error: %s" % exc, False
             ms = (time.monotonic() - began) * 1000
-            print("  %-12s %-5s %-16s -> %-4s %6.0f ms  %s" % (app.name, step.method, step.path, status, ms, step.what))
+            print("  %-12s %-5s %-19s -> %-4s %6.0f ms  %s" % (app.name, step.method, step.path, status, ms, step.what))
             if not ok:
                 problems.append("%s %s %s answered %s, expected %d"
                                 % (app.name, step.method, step.path, status, step.expect))
@@ -403,6 +471,7 @@ def run(args: argparse.Namespace) -> int:
                 print("Skipping %s: %s" % (app.name, "not installed: " + ", ".join(absent) if absent
                                            else "needs " + ", ".join(unmet)))
                 continue
+            prepare_app(app, emulator, started, state, logs)
             child = start_app(app, emulator, started, state, logs)
             children.append(child)
             apps.append(app)
@@ -444,6 +513,8 @@ def run(args: argparse.Namespace) -> int:
             print("warning: " + problem)
         if "storefront" in started:
             print("Shop:   %s/  (browse it; every page shows up in the viewer)" % started["storefront"].url)
+        if "django-shop" in started:
+            print("Django shop: %s/  (sign in as alice / wonderland)" % started["django-shop"].url)
         print("Metrics arrive every 60 s. Press Ctrl-C to stop.")
         sys.stdout.flush()
         while True:
