@@ -3,8 +3,8 @@
 The stock ``opentelemetry-instrumentation-django`` middleware creates the request spans; it
 is inserted into ``settings.MIDDLEWARE`` here, before Django builds its handler, so users
 never list it. Our hooks (``django_ai.hooks``) add what it lacks: client IP, user, route
-names, the streamed body; ``django_ai.middleware`` keeps 404/403 answers from being
-exceptions. Everything else comes from ``ai_core.web``.
+names, the streamed body; ``django_ai.middleware`` names routes early and keeps 404/403
+answers from being exceptions. Everything else comes from ``ai_core.web``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from ai_core.errors import ConfigurationError
 logger = logging.getLogger("ai_core")
 
 SETTING = "APPLICATION_INSIGHTS"
-_INNER_MIDDLEWARE = "django_ai.middleware.AnswerClientErrorsMiddleware"
+_INNER_MIDDLEWARE = "django_ai.middleware.ApplicationInsightsMiddleware"
 
 
 class DjangoAIConfig(AppConfig):
@@ -53,7 +53,7 @@ class DjangoAIConfig(AppConfig):
 def _start(settings: Any) -> None:
     from ai_core.web.setup import DJANGO, setup_web
     from django_ai.hooks import Hooks, django_user_id
-    from django_ai.logs import drop_duplicate_request_errors
+    from django_ai.logs import export_django_request_records_once
 
     web = setup_web(
         getattr(settings, SETTING, None) or {},
@@ -65,9 +65,9 @@ def _start(settings: Any) -> None:
         return
     from django_ai.routes import route_names
 
-    web.add_route_resolver(route_names)
+    web.exclude_at_span_start(route_names)
     _instrument(web, Hooks(web), settings)
-    drop_duplicate_request_errors(web.telemetry.log_handler)
+    export_django_request_records_once(web.telemetry.log_handler)
 
 
 def _instrument(web: Any, hooks: Any, settings: Any) -> None:

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
+from opentelemetry.trace import set_span_in_context
+
 from ai_core.web.annotation import annotate_request
 from ai_core.web.guard import guarded
 from ai_core.web.setup import WebTelemetry
@@ -67,6 +69,9 @@ class Hooks:
             return
         with guarded("reading the Django response"):
             annotate_request(span, route=request_route(request), auth_user_id=self._web.user_id(request))
+            # Django logs "Not Found: /x" after the span has ended; the log filter finds the
+            # request's context here (django_ai.logs).
+            request._ai_core_context = set_span_in_context(span)
         with guarded("waiting for the streamed body"):
             if getattr(response, "streaming", False):
                 _end_after_body(span, response)

@@ -1,8 +1,11 @@
-"""One exception item per failed request.
+"""Django's own request log lines, exported once and with their request.
 
-Django logs every uncaught exception on ``django.request`` ("Internal Server Error: /path",
-with the traceback) while the request span already carries that exception; exporting both
-would show each failure twice. The console and the user's own handlers still get the line.
+- Django logs every uncaught exception on ``django.request`` ("Internal Server Error: /path",
+  with the traceback) while the request span already carries that exception; exporting both
+  would show each failure twice (the same for "Forbidden (Permission denied)"). The console
+  and the user's own handlers still get the line.
+- Django logs "Not Found: /path" after the middleware, when the request span has ended: the
+  record is exported in its request's context, so it shows under that operation.
 """
 
 from __future__ import annotations
@@ -11,15 +14,24 @@ import logging
 from typing import Any, Optional
 
 
-class _DropRequestErrorsInsideRequests(logging.Filter):
+class _DuplicateRequestErrors(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
         if record.name != "django.request" or not record.exc_info:
             return True
         from opentelemetry import trace
 
-        return not trace.get_current_span().is_recording()  # outside a traced request: keep it
+        return not trace.get_current_span().is_recording()  # the request span has this exception
 
 
-def drop_duplicate_request_errors(handler: Optional[Any]) -> None:
-    if handler is not None and not any(isinstance(f, _DropRequestErrorsInsideRequests) for f in handler.filters):
-        handler.addFilter(_DropRequestErrorsInsideRequests())
+def _request_context(record: logging.LogRecord) -> Any:
+    if record.name != "django.request":
+        return None
+    return getattr(getattr(record, "request", None), "_ai_core_context", None)
+
+
+def export_django_request_records_once(handler: Optional[Any]) -> None:
+    if handler is None:
+        return
+    if not any(isinstance(f, _DuplicateRequestErrors) for f in handler.filters):
+        handler.addFilter(_DuplicateRequestErrors())
+    handler.add_context_finder(_request_context)

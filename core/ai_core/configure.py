@@ -66,13 +66,17 @@ def configure(connection_string: Optional[str] = None, **options: Any) -> Teleme
     return configure_resolved(resolve_options(explicit))
 
 
-def configure_resolved(opts: Options, role_default: Optional[str] = None) -> Telemetry:
+def configure_resolved(
+    opts: Options, role_default: Optional[str] = None, role_name: Optional[str] = None
+) -> Telemetry:
     """``configure()`` for options already resolved from a framework's own settings.
 
     ``role_default`` is the app's identity (Django project, Flask ``app.name``, FastAPI
     ``app.title``), used when neither ``role_name`` nor ``OTEL_SERVICE_NAME`` /
     ``OTEL_RESOURCE_ATTRIBUTES`` name the role. It is a default, not an option: a second call
-    with the same options returns the same handle whatever default it brings.
+    with the same options returns the same handle whatever default it brings. ``role_name`` is
+    an app's explicit role kept out of ``opts`` for the same reason (two apps, one pipeline):
+    it names the process's role like the ``role_name`` option when this call builds the pipeline.
     """
     global _current
     with _lock:
@@ -85,7 +89,7 @@ def configure_resolved(opts: Options, role_default: Optional[str] = None) -> Tel
                 "call shutdown() on the first handle before configuring again."
                 % ", ".join(_current.options.differences(opts) or ("unknown",))
             )
-        _current = _build(opts, role_default)
+        _current = _build(opts, role_default, role_name)
         return _current
 
 
@@ -101,7 +105,7 @@ def _default_role_name() -> str:
     return base if base and base not in ("-c", "__main__") else "python-app"
 
 
-def build_resource(opts: Options, role_default: Optional[str] = None) -> Resource:
+def build_resource(opts: Options, role_default: Optional[str] = None, role_name: Optional[str] = None) -> Resource:
     """Role name/instance from options, then OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES, then
     the app's identity (``role_default``), then the script's name.
 
@@ -118,8 +122,9 @@ def build_resource(opts: Options, role_default: Optional[str] = None) -> Resourc
         "telemetry.sdk.version": _sdk_version(),
     }
     attrs.update(env_resource.attributes)
-    if opts.role_name:
-        attrs["service.name"] = opts.role_name
+    explicit_role = role_name or opts.role_name
+    if explicit_role:
+        attrs["service.name"] = explicit_role
         attrs.pop("service.namespace", None)
     elif not attrs.get("service.name"):
         attrs["service.name"] = role_default or _default_role_name()
@@ -136,7 +141,7 @@ def _sdk_version() -> str:
         return "unknown"
 
 
-def _build(opts: Options, role_default: Optional[str] = None) -> Telemetry:
+def _build(opts: Options, role_default: Optional[str] = None, role_name: Optional[str] = None) -> Telemetry:
     parsed = opts.connection_string
     if not opts.enabled:
         logger.warning("Application Insights telemetry is off: the enabled option is False.")
@@ -148,7 +153,7 @@ def _build(opts: Options, role_default: Optional[str] = None) -> Telemetry:
         )
         return Telemetry(opts, enabled=False)
 
-    resource = build_resource(opts, role_default)
+    resource = build_resource(opts, role_default, role_name)
     # Fixed role tags, applied to every envelope: the SDK replaces service.instance.id in a
     # forked child, and the role instance the user configured must survive that.
     # An explicit role_instance wins over k8s.pod.name from OTEL_RESOURCE_ATTRIBUTES, which the
@@ -222,6 +227,7 @@ def _build(opts: Options, role_default: Optional[str] = None) -> Telemetry:
         request_registry=registry,
         worker=worker,
         sender=sender,
+        role_name=role_tags["ai.cloud.role"],
     )
     telemetry.install_exit_hooks()
     meter_provider.arm()

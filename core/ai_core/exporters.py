@@ -32,6 +32,7 @@ from ai_core.envelopes.metrics import APPLICATION_INSIGHTS_TEMPORALITY, metrics_
 from ai_core.envelopes.spans import otel_resource_envelope, span_to_envelopes
 from ai_core.errors import ConfigurationError
 from ai_core.request_context import RequestLookup
+from ai_core.web.annotation import APP_ROLE_KEY
 
 logger = logging.getLogger(__name__)
 
@@ -100,8 +101,12 @@ class _ExporterBase:
         role_tags = self._role_tags
         processors = self._processors
         for env in envelopes:
+            tags = env["tags"]
+            app_role = tags.pop(APP_ROLE_KEY, None) if APP_ROLE_KEY in tags else None
             if role_tags:
-                env["tags"].update(role_tags)
+                tags.update(role_tags)
+            if app_role:
+                tags["ai.cloud.role"] = app_role
             for proc in processors:
                 try:
                     env = proc(env)

@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanKind
 
 from ai_core.forking import reset_lock_after_fork
-from ai_core.web.annotation import auth_user_id_of, client_ip_of, fill_request_tags, user_id_of
+from ai_core.web.annotation import app_role_of, auth_user_id_of, client_ip_of, fill_request_tags, user_id_of
 
 NameFromSpan = Callable[[Any], Optional[str]]
 
@@ -34,7 +34,8 @@ class RequestContext:
     frozen and the span reference dropped.
     """
 
-    __slots__ = ("_span", "_name_from_span", "operation_name", "_client_ip", "_auth_user_id", "_user_id", "ended_at")
+    __slots__ = ("_span", "_name_from_span", "operation_name", "_client_ip", "_auth_user_id", "_user_id",
+                 "_role_name", "ended_at")
 
     def __init__(
         self,
@@ -44,8 +45,10 @@ class RequestContext:
         client_ip: Optional[str] = None,
         auth_user_id: Optional[str] = None,
         user_id: Optional[str] = None,
+        role_name: Optional[str] = None,
     ) -> None:
         self._span = live_span
+        self._role_name = role_name
         self._name_from_span = name_from_span
         self.operation_name = operation_name
         self._client_ip = client_ip
@@ -83,10 +86,18 @@ class RequestContext:
             return user_id_of(self._attrs()) or self._user_id
         return self._user_id
 
+    @property
+    def role_name(self) -> Optional[str]:
+        """The role of the app that served the request, when it is not the process's own."""
+        if self._span is not None:
+            return app_role_of(self._attrs()) or self._role_name
+        return self._role_name
+
     def fill_tags(self, tags: Dict[str, Any], replace_name: bool) -> None:
         """Put this request's operation name, client IP and user on an item's tags."""
         fill_request_tags(
-            tags, self.current_operation_name(), self.client_ip, self.auth_user_id, self.user_id, replace_name
+            tags, self.current_operation_name(), self.client_ip, self.auth_user_id, self.user_id, replace_name,
+            self.role_name,
         )
 
     def freeze(self) -> None:
@@ -95,6 +106,7 @@ class RequestContext:
             return
         self.operation_name = self.current_operation_name()
         self._client_ip, self._auth_user_id, self._user_id = self.client_ip, self.auth_user_id, self.user_id
+        self._role_name = self.role_name
         self._span = None
         self.ended_at = time.monotonic()
 

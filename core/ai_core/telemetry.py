@@ -25,6 +25,7 @@ class Telemetry:
         request_registry: Any = None,
         worker: Any = None,
         sender: Any = None,
+        role_name: Optional[str] = None,
     ) -> None:
         self.options = options
         self.enabled = enabled
@@ -36,6 +37,7 @@ class Telemetry:
         self.request_registry = request_registry
         self.worker = worker
         self.sender = sender
+        self.role_name = role_name  # ai.cloud.role of everything this process sends by default
         self._instrumented = instrumented or []
         self._event_logger: Any = None
         self._shut_down = False

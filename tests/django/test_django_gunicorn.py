@@ -3,6 +3,7 @@ from the emulator after a graceful stop: what a Django developer would look for 
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any, Dict, List
 
@@ -70,6 +71,7 @@ def served(tmp_path_factory: pytest.TempPathFactory):
             cookie = headers["set-cookie"].split(";", 1)[0]
             s.get(port, "account", "/account/", headers={"Cookie": cookie})
             s.get(port, "anonymous", "/orders/")
+            s.route_seen = json.loads(request(port, "GET", "/seen/7/")[2])["route"]
         finally:
             out = stop(proc)
         s.server_output = out
@@ -161,6 +163,20 @@ def test_log_records_arrive_once_with_their_request(served: Served) -> None:
     assert traces[0]["tags"]["ai.operation.id"] == request["tags"]["ai.operation.id"]
     assert traces[0]["tags"]["ai.operation.name"] == "GET /log/"
     assert traces[0]["tags"]["ai.location.ip"] == "127.0.0.1"
+
+
+def test_the_route_is_named_while_the_view_runs(served: Served) -> None:
+    # Dependencies and logs converted before the request ends read the name from the live span.
+    assert served.route_seen == "/seen/<int:pk>/"
+
+
+def test_djangos_not_found_line_belongs_to_its_request(served: Served) -> None:
+    (line,) = [i["envelope"] for i in served.emu.items(type="trace", q=served.tokens["unmatched"])]
+    assert line["data"]["baseData"]["message"] == "Not Found: /no/such/page/"
+    request = served.request_of("unmatched")
+    assert line["tags"]["ai.operation.id"] == request["tags"]["ai.operation.id"]
+    assert line["tags"]["ai.operation.name"] == "GET /<not found>"
+    assert "Invalid type" not in served.server_output  # Django's request=<WSGIRequest> extra
 
 
 def test_role_is_the_project_name(served: Served) -> None:

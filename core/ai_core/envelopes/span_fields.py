@@ -30,7 +30,7 @@ _STANDARD_PREFIXES = (
     "exception.", "thread.", "fass.", "code.",
 )
 _STANDARD_KEYS = frozenset((
-    "session.id", "_MS.sampleRate", "microsoft.custom_measurements",
+    "session.id", "_MS.sampleRate", "microsoft.custom_measurements", "ai.cloud.role",
     "client.address", "client.port", "server.address", "server.port",
     "url.full", "url.path", "url.query", "url.scheme", "url.template", "error.type",
     "network.local.address", "network.local.port", "network.protocol.name",

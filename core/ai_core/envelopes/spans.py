@@ -57,7 +57,7 @@ from ai_core.envelopes.span_fields import (
     user_agent,
 )
 from ai_core.privacy import safe_url
-from ai_core.web.annotation import AUTH_USER_ID, TAG_AUTH_USER_ID, TAG_USER_ID, USER_ID
+from ai_core.web.annotation import APP_ROLE_KEY, AUTH_USER_ID, TAG_AUTH_USER_ID, TAG_USER_ID, USER_ID, app_role_of
 from ai_core.request_context import RequestContext, RequestLookup
 
 __all__ = ["span_to_envelopes", "request_operation_name", "otel_resource_envelope"]
@@ -167,6 +167,9 @@ def span_to_envelopes(
     tags = _span_tags(span, attrs, operation_id)
     kind = span.kind
     if kind is _SERVER or kind is _CONSUMER:
+        role = app_role_of(attrs) if attrs else None
+        if role:  # served by an app with its own role name (the exporter applies it)
+            tags[APP_ROLE_KEY] = role
         envelope = _request_envelope(span, attrs, ikey, tags, span_id, sample_rate)
     else:
         envelope = _dependency_envelope(span, attrs, ikey, tags, span_id, sample_rate)

@@ -19,6 +19,12 @@ CLIENT_IP_KEYS = (CLIENT_ADDRESS, "http.client_ip", "net.peer.ip")
 AUTH_USER_ID = "enduser.id"  # -> ai.user.authUserId
 USER_ID = "enduser.pseudo.id"  # -> ai.user.id
 STATUS_CODE_KEYS = ("http.response.status_code", "http.status_code")
+# The role of the app that served the request, when one process serves several apps with
+# their own role names (two Flask apps): set on the request span, carried in the tags of
+# every item of the request under APP_ROLE_KEY, which the exporter turns into ai.cloud.role
+# after the process's own role tags.
+APP_ROLE = "ai.cloud.role"
+APP_ROLE_KEY = "_ai_app_role"
 
 # Envelope tags these attributes become, shared by spans and logs.
 TAG_OPERATION_NAME = "ai.operation.name"
@@ -52,6 +58,11 @@ def user_id_of(attrs: Optional[Mapping[str, Any]]) -> Optional[str]:
     return _first(attrs, (USER_ID,))
 
 
+def app_role_of(attrs: Optional[Mapping[str, Any]]) -> Optional[str]:
+    """The role name of the app that served the request, if it has its own."""
+    return _first(attrs, (APP_ROLE,))
+
+
 def fill_request_tags(
     tags: MutableMapping[str, Any],
     operation_name: Optional[str],
@@ -59,6 +70,7 @@ def fill_request_tags(
     auth_user_id: Optional[str],
     user_id: Optional[str],
     replace_name: bool,
+    role_name: Optional[str] = None,
 ) -> None:
     """Give an item recorded inside a request that request's name, client IP and user.
 
@@ -74,6 +86,8 @@ def fill_request_tags(
         tags[TAG_AUTH_USER_ID] = auth_user_id
     if user_id and TAG_USER_ID not in tags:
         tags[TAG_USER_ID] = user_id
+    if role_name:
+        tags[APP_ROLE_KEY] = role_name
 
 
 def annotate_request(
@@ -81,6 +95,7 @@ def annotate_request(
     route: Optional[str] = None,
     client_ip: Optional[str] = None,
     auth_user_id: Optional[str] = None,
+    role_name: Optional[str] = None,
 ) -> None:
     """Write what an adapter learned about a request onto its server span.
 
@@ -99,6 +114,8 @@ def annotate_request(
         span.set_attribute(CLIENT_ADDRESS, client_ip)
     if auth_user_id:
         span.set_attribute(AUTH_USER_ID, auth_user_id)
+    if role_name:
+        span.set_attribute(APP_ROLE, role_name)
 
 
 def record_uncaught_exception(span: Any, exc: BaseException) -> None:

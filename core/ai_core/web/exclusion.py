@@ -70,13 +70,20 @@ class Exclusion:
         self._urls: Tuple[Pattern[str], ...] = tuple(urls)
         self._routes = frozenset(routes)
         self._resolvers: Tuple[RouteResolver, ...] = ()
+        self._apps: Tuple["Exclusion", ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self._urls or self._routes)
+        return bool(self._urls or self._routes or self._apps)
 
     def add_route_resolver(self, resolver: RouteResolver) -> None:
         if resolver not in self._resolvers:
             self._resolvers += (resolver,)
+
+    def add_app(self, app: "Exclusion") -> None:
+        """Let the sampler apply an app's own rules too (for an app with one URL table per
+        process, whose requests start their spans before the adapter could decide: Django)."""
+        if not any(known is app for known in self._apps):
+            self._apps += (app,)
 
     def excludes(self, path: Optional[str], route_names: Iterable[str] = ()) -> bool:
         """Whether a request is excluded, given its path and the route names the app matched
@@ -85,19 +92,17 @@ class Exclusion:
             for pattern in self._urls:
                 if pattern.search(path):
                     return True
-            if path in self._routes:
+            if path in self._routes:  # a path template given literally
                 return True
         return bool(self._routes) and not self._routes.isdisjoint(route_names)
 
     def excludes_path(self, path: Optional[str]) -> bool:
+        """Whether a request with this path is excluded, route names found by the resolvers."""
         if path is None:
             return False
-        for pattern in self._urls:
-            if pattern.search(path):
-                return True
+        if self.excludes(path):
+            return True
         if self._routes:
-            if path in self._routes:  # a path template given literally
-                return True
             for resolver in self._resolvers:
                 try:
                     names = resolver(path)
@@ -105,7 +110,7 @@ class Exclusion:
                     continue
                 if names and not self._routes.isdisjoint(names):
                     return True
-        return False
+        return any(app.excludes_path(path) for app in self._apps)
 
     def excludes_span_start(self, attributes: Optional[Mapping[str, Any]], name: str = "") -> bool:
         """The sampler's hook: only spans that describe an incoming HTTP request match."""

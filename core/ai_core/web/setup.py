@@ -8,6 +8,7 @@ per-request rules (exclusion, client IP, user), is here once.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 from ai_core.configure import configure_resolved
@@ -28,6 +29,10 @@ from ai_core.web.guard import guarded
 from ai_core.web.stop import STOP_TIMEOUT_S, graceful_stop
 from ai_core.web.user import UserReader, UserResolver
 
+# Options that belong to an app, not to the process: two Flask apps in one process may name
+# their roles and exclusions differently and still share one pipeline.
+PER_APP_OPTIONS = ("role_name", "excluded_urls", "excluded_routes", "user_id", "trusted_proxies", "browser_sdk_loader")
+
 DJANGO = "django"
 FLASK = "flask"
 KEYWORDS = "keywords"
@@ -45,12 +50,15 @@ class WebTelemetry:
         options: Options,
         user: UserResolver,
         peer_rewritten: bool = False,
+        app_role: Optional[str] = None,
     ) -> None:
         self.telemetry = telemetry
         self.options = options
+        self.app_role = app_role
+        """This app's role name when it is not the process's (annotate its requests with it)."""
         self._user = user
         self._peer_rewritten = peer_rewritten
-        self._exclusion: Exclusion = telemetry.exclusion or Exclusion(options.excluded_urls, options.excluded_routes)
+        self._exclusion = Exclusion(options.excluded_urls, options.excluded_routes)
         cs = options.connection_string
         self._browser_snippet: Optional[bytes] = (
             loader_snippet(cs.instrumentation_key, cs.ingestion_endpoint)
@@ -71,10 +79,14 @@ class WebTelemetry:
             return self._exclusion.excludes(path, route_names)
         return False
 
-    def add_route_resolver(self, resolver: RouteResolver) -> None:
-        """For frameworks with one URL table per process (Django): ``path -> route names``, asked
-        by the sampler when a request span starts."""
-        self._exclusion.add_route_resolver(resolver)
+    def exclude_at_span_start(self, resolver: Optional[RouteResolver] = None) -> None:
+        """For frameworks whose request span starts before the adapter sees the request
+        (Django): the sampler applies this app's exclusions itself, with ``resolver``
+        (``path -> route names``) for ``excluded_routes``."""
+        if resolver is not None:
+            self._exclusion.add_route_resolver(resolver)
+        if self.telemetry.exclusion is not None and self._exclusion:
+            self.telemetry.exclusion.add_app(self._exclusion)
 
     def client_ip(self, peer: Optional[str], forwarded_for: Any = None, forwarded: Any = None) -> Optional[str]:
         """The client address by the ``trusted_proxies`` rule (see :mod:`ai_core.web.client_ip`)."""
@@ -138,8 +150,26 @@ def setup_web(
     """
     opts = _resolve(settings, spelling, source)
     user = UserResolver(opts.user_id, default_user_reader, _label(spelling)("user_id"))
-    telemetry = configure_resolved(opts, role_default)
-    return WebTelemetry(telemetry, opts, user, peer_rewritten)
+    defaults = {name: Options.__dataclass_fields__[name].default for name in PER_APP_OPTIONS}
+    process = dataclasses.replace(opts, **defaults)
+    # The first app configures the process (its role becomes the process's); later apps get
+    # the same pipeline and carry their own role on their requests.
+    telemetry = configure_resolved(process, role_default, role_name=opts.role_name)
+    return WebTelemetry(telemetry, opts, user, peer_rewritten, _app_role(telemetry, opts.role_name, role_default))
+
+
+def _app_role(telemetry: Telemetry, role_name: Optional[str], role_default: Optional[str]) -> Optional[str]:
+    """The app's role when it differs from the process's; the environment
+    (``OTEL_SERVICE_NAME``) still beats an app's inferred identity, never an explicit name."""
+    own = role_name or (None if _environment_names_role() else role_default)
+    process_role = telemetry.role_name
+    return own if own and process_role and own != process_role else None
+
+
+def _environment_names_role() -> bool:
+    from opentelemetry.sdk.resources import OTELResourceDetector
+
+    return bool(OTELResourceDetector().detect().attributes.get("service.name"))
 
 
 def _label(spelling: str) -> Callable[[str], str]:

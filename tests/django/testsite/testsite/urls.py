@@ -18,4 +18,5 @@ urlpatterns = [
     path("stream/", views.stream),
     path("log/", views.log_view),
     path("page/", views.page),
+    path("seen/<int:pk>/", views.route_seen),
 ]

@@ -1,0 +1,63 @@
+"""Two apps in one process (two Flask apps from one factory, say) share one pipeline, yet each
+has its own role name, exclusions and user rule."""
+
+import json
+
+import pytest
+
+from ai_core.emulator import Emulator
+from subprocess_helpers import run_python
+
+TWO_APPS = """
+import json
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from ai_core.web.annotation import annotate_request
+from ai_core.web.exclusion import excluded_request
+from ai_core.web.setup import setup_web
+
+shop = setup_web({{"APPLICATION_INSIGHTS_CONNECTION_STRING": {cs!r},
+                  "APPLICATION_INSIGHTS_EXCLUDED_ROUTES": ["status"]}}, "flask", role_default="shop")
+admin = setup_web({{"APPLICATION_INSIGHTS_CONNECTION_STRING": {cs!r},
+                   "APPLICATION_INSIGHTS_ROLE_NAME": "back-office", "APPLICATION_INSIGHTS_USER_ID": False}},
+                  "flask", role_default="admin")
+tracer = trace.get_tracer("app")
+
+def serve(web, path, endpoint):
+    def run():
+        with tracer.start_as_current_span("GET", kind=SpanKind.SERVER, attributes={{
+                "http.request.method": "GET", "url.path": path, "url.scheme": "http", "server.address": "x",
+                "http.response.status_code": 200}}) as span:
+            annotate_request(span, route=path, role_name=web.app_role)
+            with tracer.start_as_current_span("SELECT", kind=SpanKind.CLIENT, attributes={{"db.system": "sqlite"}}):
+                pass
+    if web.excludes(path, [endpoint]):
+        with excluded_request():
+            run()
+    else:
+        run()
+
+serve(shop, "/shop/items", "items")
+serve(shop, "/shop/status", "status")     # excluded by the shop app
+serve(admin, "/admin/status", "status")   # the admin app does not exclude it
+print(json.dumps([shop.telemetry is admin.telemetry, shop.app_role, admin.app_role,
+                  shop.user_id(object()), admin.user_id(object())]))
+shop.stop()
+"""
+
+
+def test_two_apps_share_a_pipeline_with_their_own_roles_and_exclusions():
+    with Emulator(port=0, db=":memory:") as emu:
+        out = run_python(TWO_APPS.format(cs=emu.connection_string))
+        assert out.returncode == 0, out.stderr
+        same, shop_role, admin_role, _, _ = json.loads(out.stdout.splitlines()[-1])
+        assert same is True
+        assert (shop_role, admin_role) == (None, "back-office")  # the first app named the process
+        requests = emu.wait_for_items(count=2, timeout=15, type="request")
+        roles = {i["envelope"]["data"]["baseData"]["name"]: i["envelope"]["tags"]["ai.cloud.role"] for i in requests}
+        assert roles == {"GET /shop/items": "shop", "GET /admin/status": "back-office"}
+        deps = emu.items(type="dependency")
+        by_op = {d["envelope"]["tags"]["ai.operation.name"]: d["envelope"]["tags"]["ai.cloud.role"] for d in deps}
+        assert by_op == {"GET /shop/items": "shop", "GET /admin/status": "back-office"}
+        assert all("_ai_app_role" not in i["envelope"]["tags"] for i in requests + deps)
+        assert len(deps) == 2  # the excluded request's query was dropped with it
