@@ -46,6 +46,9 @@ def test_asgi_django_under_uvicorn(emu: Emulator, tmp_path: Path) -> None:
     assert [i["type"] for i in ops].count("exception") == 1
     deps = emu.items(type="dependency", limit=100)
     assert deps and all(d["envelope"]["tags"]["ai.cloud.role"] == "testsite" for d in deps)
+    stream = next(i["envelope"] for i in emu.items(type="request") if i["envelope"]["data"]["baseData"]["name"] == "GET /stream/")
+    seconds = float(stream["data"]["baseData"]["duration"].rsplit(":", 1)[1])
+    assert seconds >= 0.9  # the body (3 x 0.3 s) is inside the request under ASGI too
 
 
 def _threads(pid: int) -> int:

@@ -53,9 +53,10 @@ def test_gunicorn_without_preload(emu: Emulator, tmp_path: Path) -> None:
     proc = start([str(BIN / "gunicorn"), "-w", "2", "-b", "127.0.0.1:%d" % port, "testsite.wsgi"], env)
     try:
         wait_until_serving(port, proc)
-        for _ in range(10):
-            assert request(port, "GET", "/items/1/")[0] == 200
+        for _ in range(10):  # without TRUSTED_PROXIES, a client's X-Forwarded-For counts for nothing
+            assert request(port, "GET", "/items/1/", headers={"X-Forwarded-For": "6.6.6.6"})[0] == 200
     finally:
         out = stop(proc)  # right after the last request: the stop must flush it
-    names = [i["envelope"]["data"]["baseData"]["name"] for i in emu.items(type="request", limit=100)]
-    assert names == ["GET /items/<int:pk>/"] * 10, out
+    requests = [i["envelope"] for i in emu.items(type="request", limit=100)]
+    assert [r["data"]["baseData"]["name"] for r in requests] == ["GET /items/<int:pk>/"] * 10, out
+    assert {r["tags"]["ai.location.ip"] for r in requests} == {"127.0.0.1"}
