@@ -105,7 +105,7 @@ def annotate_request(
     """
     if span is None or not span.is_recording():
         return
-    if route:
+    if route and _attribute(span, ROUTE) != route:  # adapters may name it twice (view start, response)
         span.set_attribute(ROUTE, route)
         method = _attribute(span, "http.request.method") or _attribute(span, "http.method")
         if method:

@@ -36,6 +36,7 @@ stripped, and IPv4-mapped IPv6 addresses are given as IPv4.
 
 from __future__ import annotations
 
+import functools
 import ipaddress
 import re
 from typing import Iterable, Optional, Sequence, Tuple, Union
@@ -191,6 +192,13 @@ def _address(text: object) -> Optional[IPAddress]:
     """The address in a peer or header entry (port, brackets, zone id removed), or None."""
     if not isinstance(text, str):
         return None
+    return _parsed_address(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed_address(text: str) -> Optional[IPAddress]:
+    # Cached: every request parses its peer, and the same few addresses (the proxy, the load
+    # balancer, returning clients) come again and again. Entries are small and bounded.
     host = _host(text.strip())
     if host is None:
         return None
