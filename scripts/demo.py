@@ -91,6 +91,7 @@ class ExampleApp:
 
 STANDIN = "{root}/example_projects/standin/"
 DJANGO_SHOP = "{root}/example_projects/django_shop/"
+FASTAPI_SHOP = "{root}/example_projects/fastapi_shop/"
 APPS: List[ExampleApp] = [
     # Stand-ins for the framework example apps (plain WSGI + ai_core.configure()).
     ExampleApp(
@@ -147,6 +148,28 @@ APPS: List[ExampleApp] = [
             Step("GET", "/health/", "health check (excluded: no telemetry)"),
             Step("GET", "/fail/", "a view that raises", expect=500),
             Step("POST", "/accounts/logout/", "sign out", expect=302, follow=False),
+        ],
+        expect=["request", "dependency", "exception", "trace", "event", "metric"],
+    ),
+    ExampleApp(
+        # example_projects/fastapi_shop: one add_middleware(ApplicationInsightsMiddleware) line,
+        # served by uvicorn with two workers; it calls inventory with httpx.
+        name="fastapi-shop",
+        argv=["{python}", "-m", "uvicorn", "--app-dir", FASTAPI_SHOP, "fastapi_shop.main:app", "--workers", "2",
+              "--host", "127.0.0.1", "--port", "{port}", "--no-access-log"],
+        env={"FASTAPI_SHOP_DB": "{state}/fastapi-shop.sqlite3", "FASTAPI_SHOP_STORAGE_DIR": "{storage}",
+             "INVENTORY_URL": "{url[inventory]}"},
+        requires=["fastapi", "uvicorn", "httpx", "opentelemetry.instrumentation.asgi"],
+        calls=["inventory"],
+        traffic=[
+            Step("GET", "/api/products", "product list (SQL in a worker thread)"),
+            Step("GET", "/api/products/99", "an unknown product", expect=404),
+            Step("GET", "/api/products/4/stock", "stock (calls inventory with httpx)"),
+            Step("POST", "/api/orders/1", "order before signing in", expect=401),
+            Step("POST", "/login", "sign in as alice", data={"user": "alice"}),
+            Step("POST", "/api/orders/1", "order as alice (confirmed in a background task)", expect=201),
+            Step("GET", "/health", "health check (excluded: no telemetry)"),
+            Step("GET", "/api/reports/broken", "a route that raises", expect=500),
         ],
         expect=["request", "dependency", "exception", "trace", "event", "metric"],
     ),
