@@ -1,0 +1,96 @@
+"""What Flask tells us about a request, written onto its span; connected with ``sender=app``.
+
+- ``request_started`` (URL matched, before any ``before_request`` function): the route name
+  and the client IP, so dependencies and logs of the view carry them.
+- ``request_finished`` (the response is final): the user, read after the app's own
+  authentication ran; with ``browser_sdk_loader``, the JavaScript SDK loader in HTML pages.
+- ``got_request_exception`` (an exception no error handler took; Flask answers 500): one
+  exception item on a failed request. ``abort(404)`` and other HTTP errors are answers, and
+  Flask sends no signal for them.
+
+Blinker lets an exception of a receiver propagate into Flask, which would turn the request
+into a 500: every receiver body is guarded.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional
+
+from flask import got_request_exception, request_finished, request_started
+from opentelemetry import trace
+
+from ai_core.web.annotation import ROUTE, annotate_request, record_uncaught_exception
+from ai_core.web.guard import guarded
+from ai_core.web.setup import WebTelemetry
+from flask_ai.logs import RECORDED_EXCEPTION
+from flask_ai.routes import request_route
+
+
+class RequestSignals:
+    """The three receivers for one app, bound to that app's request rules."""
+
+    def __init__(self, web: WebTelemetry) -> None:
+        self._web = web
+
+    def connect(self, app: Any) -> None:
+        request_started.connect(self.started, app, weak=False)
+        request_finished.connect(self.finished, app, weak=False)
+        got_request_exception.connect(self.failed, app, weak=False)
+
+    def started(self, sender: Any, **extra: Any) -> None:
+        span = trace.get_current_span()
+        if not span.is_recording():
+            return
+        with guarded("reading the Flask request"):
+            from flask import request
+
+            annotate_request(span, route=request_route(request), client_ip=self._client_ip(request.environ))
+
+    def finished(self, sender: Any, response: Any = None, **extra: Any) -> None:
+        span = trace.get_current_span()
+        if not span.is_recording():
+            return
+        with guarded("reading the Flask user"):
+            from flask import request
+
+            annotate_request(span, auth_user_id=self._web.user_id(request._get_current_object()))
+        if response is not None and self._web.injects_browser_sdk:
+            with guarded("adding the browser SDK loader"):
+                _add_browser_sdk(self._web, response)
+
+    def failed(self, sender: Any, exception: Optional[BaseException] = None, **extra: Any) -> None:
+        span = trace.get_current_span()
+        if exception is None or not span.is_recording():
+            return
+        with guarded("recording the uncaught exception"):
+            from flask import request
+
+            if not (span.attributes or {}).get(ROUTE):  # it failed before request_started
+                annotate_request(span, route=request_route(request))
+            record_uncaught_exception(span, exception)
+            request.environ[RECORDED_EXCEPTION] = exception  # its log line: flask_ai.logs
+
+    def _client_ip(self, environ: Any) -> Optional[str]:
+        """Werkzeug's ``ProxyFix`` (wrapped inside or around us) has rewritten ``REMOTE_ADDR``
+        and kept the socket peer in ``werkzeug.proxy_fix.orig``. With ``trusted_proxies`` 0 the
+        app trusts ProxyFix's answer, so it is the client. With a ``trusted_proxies`` rule that
+        rule is applied to the socket peer and the header as they arrived, so it means the same
+        with or without ProxyFix (never counting the same proxy twice)."""
+        original = environ.get("werkzeug.proxy_fix.orig")
+        if isinstance(original, dict):
+            if not self._web.options.trusted_proxies:
+                return self._web.client_ip(environ.get("REMOTE_ADDR"))
+            peer = original.get("REMOTE_ADDR")
+        else:
+            peer = environ.get("REMOTE_ADDR")
+        return self._web.client_ip(peer, environ.get("HTTP_X_FORWARDED_FOR"), environ.get("HTTP_FORWARDED"))
+
+
+def _add_browser_sdk(web: WebTelemetry, response: Any) -> None:
+    if not response.is_sequence or response.direct_passthrough:
+        return  # streamed or a file: sent as it is
+    page = web.page_with_browser_sdk(
+        response.get_data(), response.headers.get("Content-Type"), response.headers.get("Content-Encoding")
+    )
+    if page is not None:
+        response.set_data(page)  # also sets Content-Length
