@@ -71,19 +71,12 @@ class RequestSignals:
             request.environ[RECORDED_EXCEPTION] = exception  # its log line: flask_ai.logs
 
     def _client_ip(self, environ: Any) -> Optional[str]:
-        """Werkzeug's ``ProxyFix`` (wrapped inside or around us) has rewritten ``REMOTE_ADDR``
-        and kept the socket peer in ``werkzeug.proxy_fix.orig``. With ``trusted_proxies`` 0 the
-        app trusts ProxyFix's answer, so it is the client. With a ``trusted_proxies`` rule that
-        rule is applied to the socket peer and the header as they arrived, so it means the same
-        with or without ProxyFix (never counting the same proxy twice)."""
-        original = environ.get("werkzeug.proxy_fix.orig")
-        if isinstance(original, dict):
-            if not self._web.options.trusted_proxies:
-                return self._web.client_ip(environ.get("REMOTE_ADDR"))
-            peer = original.get("REMOTE_ADDR")
-        else:
-            peer = environ.get("REMOTE_ADDR")
-        return self._web.client_ip(peer, environ.get("HTTP_X_FORWARDED_FOR"), environ.get("HTTP_FORWARDED"))
+        """Read once Flask has the request, so a Werkzeug ``ProxyFix`` wrapped inside or around
+        us has run: with ``trusted_proxies`` 0 the client is the address ProxyFix gave the app;
+        with a ``trusted_proxies`` rule the header is read from the right as ProxyFix left it
+        (unchanged), so the same proxy is never counted twice."""
+        return self._web.client_ip(environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR"),
+                                   environ.get("HTTP_FORWARDED"))
 
 
 def _add_browser_sdk(web: WebTelemetry, response: Any) -> None:
