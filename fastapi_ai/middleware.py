@@ -91,7 +91,7 @@ class ApplicationInsightsMiddleware:
         route = NO_MATCH
         excluded = False
         with guarded("matching the request's route"):
-            route = match_request(scope.get("app"), scope)
+            route = match_request(scope.get("app") or self._next, scope)
             excluded = web.excludes(scope.get("path"), route.names)
         scope.setdefault(_FASTAPI_TELEMETRY, None)
         if excluded:
@@ -118,7 +118,7 @@ class ApplicationInsightsMiddleware:
             web = self._web
             if web is not None and not web.telemetry.is_shut_down:
                 return web
-            app = scope.get("app")
+            app = scope.get("app") or self._next  # the app we are in, or the app we wrap
             web = setup_web(self._options, KEYWORDS, role_default=app_name(app),
                             default_user_reader=starlette_user_id, source=SOURCE)
             self._traced = self._contrib_middleware(web) if web.enabled else None

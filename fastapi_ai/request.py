@@ -16,6 +16,8 @@ from __future__ import annotations
 import logging
 from typing import Any, Callable, Optional
 
+from opentelemetry import trace
+
 from ai_core.web.annotation import STATUS_CODE_KEYS, annotate_request, record_uncaught_exception
 from ai_core.web.client_ip import client_ip
 from ai_core.web.guard import guarded
@@ -154,8 +156,6 @@ class RequestLayer:
         if not isinstance(exchange, Exchange):
             await self.app(scope, receive, send)
             return
-        from opentelemetry import trace
-
         exchange.begin(trace.get_current_span())
 
         async def send_observed(message: Any) -> None:

@@ -200,3 +200,49 @@ def test_off_with_one_warning_and_the_app_still_serves(tmp_path: Path, options: 
     out = _python(USERS_TESTS, env)
     assert out.returncode == 0, out.stderr
     assert out.stderr.count("Application Insights telemetry is off") == 1 and says in out.stderr
+
+
+BACKGROUND_FAILURE = """
+from fastapi.testclient import TestClient
+import ordersapp
+
+with TestClient(ordersapp.app, raise_server_exceptions=False) as client:
+    assert client.get("/checkout-broken?t=tok-1").status_code == 200
+"""
+
+
+def test_a_background_task_that_raises_is_an_exception_of_its_request(emu: Emulator, tmp_path: Path) -> None:
+    out = _python(BACKGROUND_FAILURE, app_env(emu.connection_string, tmp_path / "storage"))
+    assert out.returncode == 0, out.stderr
+    request = emu.items(type="request")[0]["envelope"]
+    assert request["data"]["baseData"]["responseCode"] == "200"  # answered before the task ran
+    items = emu.operation(request["tags"]["ai.operation.id"])
+    exceptions = [i["envelope"]["data"]["baseData"]["exceptions"][0] for i in items if i["type"] == "exception"]
+    assert [e["typeName"] for e in exceptions] == ["LookupError"]
+    assert "ledger missing for tok-1" in exceptions[0].get("stack", "")
+
+
+OUTSIDE = """
+import os
+from fastapi.testclient import TestClient
+import ordersapp
+from fastapi_ai import ApplicationInsightsMiddleware
+
+class Hiding:  # a middleware without Starlette's .app attribute
+    def __init__(self, app):
+        self._inner = app
+    async def __call__(self, scope, receive, send):
+        await self._inner(scope, receive, send)
+
+ordersapp.app.user_middleware.clear()
+ordersapp.app.add_middleware(ApplicationInsightsMiddleware, connection_string=os.environ["ORDERSAPP_CONNECTION_STRING"])
+ordersapp.app.add_middleware(Hiding)
+with TestClient(ordersapp.app) as client:
+    assert client.get("/api/orders/1").status_code == 200
+"""
+
+
+def test_a_middleware_that_hides_ours_from_fastapi_is_a_start_up_warning(emu: Emulator, tmp_path: Path) -> None:
+    out = _python(OUTSIDE, app_env(emu.connection_string, tmp_path / "storage"))
+    assert out.returncode == 0, out.stderr
+    assert "FastAPI's own tracing will also trace each request" in out.stderr

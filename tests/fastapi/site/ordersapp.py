@@ -109,6 +109,16 @@ def checkout(tasks: BackgroundTasks, t: str = ""):
     return {"queued": True}
 
 
+def failing_bookkeeping(token: str) -> None:
+    raise LookupError("ledger missing for %s" % token)
+
+
+@app.get("/checkout-broken")
+def checkout_broken(tasks: BackgroundTasks, t: str = ""):
+    tasks.add_task(failing_bookkeeping, t)
+    return {"queued": True}
+
+
 @app.get("/account")
 def account(request: Request, t: str = ""):
     user = request.scope.get("user")
