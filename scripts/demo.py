@@ -92,6 +92,7 @@ class ExampleApp:
 STANDIN = "{root}/example_projects/standin/"
 DJANGO_SHOP = "{root}/example_projects/django_shop/"
 FASTAPI_SHOP = "{root}/example_projects/fastapi_shop/"
+FLASK_SHOP = "{root}/example_projects/flask_shop"
 APPS: List[ExampleApp] = [
     # Stand-ins for the framework example apps (plain WSGI + ai_core.configure()).
     ExampleApp(
@@ -170,6 +171,32 @@ APPS: List[ExampleApp] = [
             Step("POST", "/api/orders/1", "order as alice (confirmed in a background task)", expect=201),
             Step("GET", "/health", "health check (excluded: no telemetry)"),
             Step("GET", "/api/reports/broken", "a route that raises", expect=500),
+        ],
+        expect=["request", "dependency", "exception", "trace", "event", "metric"],
+    ),
+    ExampleApp(
+        # example_projects/flask_shop: an app factory with ai.init_app(app), served by gunicorn
+        # with two workers; its SQLite database lives in the state directory (init-db first).
+        # FLASK_* variables are its config keys (app.config.from_prefixed_env()).
+        name="flask-shop",
+        prepare=[["{python}", "-m", "flask", "--app", FLASK_SHOP, "init-db"]],
+        argv=["{python}", "-m", "gunicorn", "--workers", "2", "--chdir", "{root}/example_projects",
+              "--bind", "127.0.0.1:{port}", "flask_shop:create_app()"],
+        env={"FLASK_DATABASE": "{state}/flask-shop.sqlite3", "FLASK_APPLICATION_INSIGHTS_STORAGE_DIRECTORY": "{storage}",
+             "FLASK_INVENTORY_URL": "{url[inventory]}"},
+        requires=["flask", "flask_login", "gunicorn", "requests", "opentelemetry.instrumentation.wsgi"],
+        calls=["inventory"],
+        traffic=[
+            Step("GET", "/", "product list (a SQL query)"),
+            Step("GET", "/products/4", "a product low on stock (logs a warning)"),
+            Step("GET", "/products/99", "an unknown product", expect=404),
+            Step("GET", "/account", "account page before signing in", expect=302, follow=False),
+            Step("POST", "/login", "sign in as alice", expect=302, follow=False,
+                 data={"username": "alice", "password": "wonderland"}),
+            Step("GET", "/account", "account page as alice"),
+            Step("GET", "/api/stock/4", "stock JSON (calls inventory)"),
+            Step("GET", "/health", "health check (excluded: no telemetry)"),
+            Step("GET", "/fail", "a view that raises", expect=500),
         ],
         expect=["request", "dependency", "exception", "trace", "event", "metric"],
     ),
@@ -538,6 +565,8 @@ def run(args: argparse.Namespace) -> int:
             print("Shop:   %s/  (browse it; every page shows up in the viewer)" % started["storefront"].url)
         if "django-shop" in started:
             print("Django shop: %s/  (sign in as alice / wonderland)" % started["django-shop"].url)
+        if "flask-shop" in started:
+            print("Flask shop: %s/  (sign in as alice / wonderland)" % started["flask-shop"].url)
         print("Metrics arrive every 60 s. Press Ctrl-C to stop.")
         sys.stdout.flush()
         while True:
