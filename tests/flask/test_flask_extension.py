@@ -83,6 +83,19 @@ flush(app)
     assert requests[0]["envelope"]["tags"]["ai.cloud.role"] == "from-keyword"
 
 
+def test_excluded_routes_by_rule_and_excluded_urls_by_path(emu: Emulator) -> None:
+    _run(emu, """
+app = make_app(APPLICATION_INSIGHTS_EXCLUDED_ROUTES=["/items/<int:item_id>"],
+               APPLICATION_INSIGHTS_EXCLUDED_URLS=["^/pa"])
+ApplicationInsights(app)
+client = app.test_client()
+for path in ("/items/1", "/page", "/stream?p=/page", "/me"):
+    assert client.get(path).status_code == 200
+flush(app)
+""")
+    assert sorted(_requests(emu)) == ["GET /me", "GET /stream"]  # the query string never excludes
+
+
 def test_app_config_overrides_keyword_options(emu: Emulator) -> None:
     _run(emu, """
 app = make_app(APPLICATION_INSIGHTS_ROLE_NAME="from-config")
