@@ -19,7 +19,7 @@ from typing import Any, Optional
 from flask import got_request_exception, request_finished, request_started
 from opentelemetry import trace
 
-from ai_core.web.annotation import ROUTE, annotate_request, record_uncaught_exception
+from ai_core.web.annotation import ROUTE, STATUS_CODE_KEYS, annotate_request, record_uncaught_exception
 from ai_core.web.guard import guarded
 from ai_core.web.setup import WebTelemetry
 from flask_ai.logs import RECORDED_EXCEPTION
@@ -67,8 +67,13 @@ class RequestSignals:
 
             if not (span.attributes or {}).get(ROUTE):  # it failed before request_started
                 annotate_request(span, route=request_route(request))
-            record_uncaught_exception(span, exception)
-            request.environ[RECORDED_EXCEPTION] = exception  # its log line: flask_ai.logs
+            if _propagates(sender):
+                # Flask re-raises it (debug mode, testing): the WSGI middleware records it as it
+                # passes, and no response is written, so only the 500 is ours to add.
+                _answered_500(span)
+            else:
+                record_uncaught_exception(span, exception)
+                request.environ[RECORDED_EXCEPTION] = exception  # its log line: flask_ai.logs
 
     def _client_ip(self, environ: Any) -> Optional[str]:
         """Read once Flask has the request, so a Werkzeug ``ProxyFix`` wrapped inside or around
@@ -77,6 +82,19 @@ class RequestSignals:
         (unchanged), so the same proxy is never counted twice."""
         return self._web.client_ip(environ.get("REMOTE_ADDR"), environ.get("HTTP_X_FORWARDED_FOR"),
                                    environ.get("HTTP_FORWARDED"))
+
+
+def _propagates(app: Any) -> bool:
+    """Flask's own rule (``Flask.handle_exception``) for re-raising an uncaught exception."""
+    propagate = app.config.get("PROPAGATE_EXCEPTIONS")
+    return bool(app.testing or app.debug) if propagate is None else bool(propagate)
+
+
+def _answered_500(span: Any) -> None:
+    attributes = span.attributes or {}
+    if not any(attributes.get(key) for key in STATUS_CODE_KEYS):
+        for key in STATUS_CODE_KEYS:  # both spellings, as record_uncaught_exception writes them
+            span.set_attribute(key, 500)
 
 
 def _add_browser_sdk(web: WebTelemetry, response: Any) -> None:

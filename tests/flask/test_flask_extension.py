@@ -242,17 +242,28 @@ except ConfigurationError as err:
     assert "00000000-0000-0000-0000-000000000000" not in out[0]  # never the key
 
 
-def test_each_app_logs_its_uncaught_exceptions_on_the_console_and_exports_them_once(emu: Emulator) -> None:
+@pytest.mark.parametrize("testing", [False, True])
+def test_an_uncaught_exception_is_one_exception_item_whether_flask_reraises_it_or_not(
+        emu: Emulator, testing: bool) -> None:
+    # testing (or debug): Flask re-raises the exception to the test (or the debugger) instead of
+    # logging it and answering 500.
     _, stderr = _run(emu, """
 app = make_app()
+app.testing = %s
 @app.get("/fail")
 def fail():
     raise ValueError("the shelf fell")
 ApplicationInsights(app)
-assert app.test_client().get("/fail").status_code == 500
+try:
+    assert app.test_client().get("/fail").status_code == 500
+except ValueError:
+    assert app.testing
 flush(app)
-""")
-    assert "Exception on /fail [GET]" in stderr and "ValueError: the shelf fell" in stderr
+""" % testing)
+    if not testing:  # Flask's own console line is still there
+        assert "Exception on /fail [GET]" in stderr and "ValueError: the shelf fell" in stderr
     exceptions = emu.items(type="exception")
     assert len(exceptions) == 1
     assert exceptions[0]["envelope"]["tags"]["ai.operation.name"] == "GET /fail"
+    request = _requests(emu)["GET /fail"]["data"]["baseData"]
+    assert request["responseCode"] == "500" and request["success"] is False

@@ -67,14 +67,16 @@ def test_dev_server_reloader_watcher_records_nothing_and_the_served_child_sends(
     try:
         wait_until_serving(port, proc)
         assert request(port, "GET", "/items/1")[0] == 200
-        emu.wait_for_items(count=1, timeout=30, type="request")  # the served child delivers by itself
+        assert request(port, "GET", "/fail")[0] == 500  # debug mode: Flask re-raises it to the debugger
+        emu.wait_for_items(count=2, timeout=30, type="request")  # the served child delivers by itself
         # The watcher (this Popen) configured nothing: no export thread, and its own INFO line
         # (" * Restarting with stat", at LOGGING_LEVEL INFO) was not exported.
         assert _threads(proc.pid) == 1
     finally:
         os.killpg(proc.pid, signal.SIGINT)  # Ctrl-C in a terminal: the whole process group
         out = stop(proc, signal.SIGINT)
-    assert _names(emu) == ["GET /items/<int:item_id>"], out
+    assert _names(emu) == ["GET /fail", "GET /items/<int:item_id>"], out
+    assert len(emu.items(type="exception")) == 1
     assert not [t for t in emu.items(type="trace", limit=1000)
                 if "Restarting with" in t["envelope"]["data"]["baseData"]["message"]]
 
