@@ -276,7 +276,10 @@ def _spawn(name: str, argv: Sequence[str], logs: Path, env: Mapping[str, str]) -
 
 
 def _port_free(port: int) -> bool:
+    """True when nothing listens on ``port``. SO_REUSEADDR, as the emulator's own server sets it,
+    so the TIME_WAIT connections a demo that just stopped leaves behind do not count as busy."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         try:
             sock.bind((HOST, port))
         except OSError:

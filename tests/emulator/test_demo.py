@@ -201,3 +201,40 @@ def test_the_readme_demo_command_itself_runs_once(tmp_path: Path) -> None:
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "Demo OK" in proc.stdout
     assert "Viewer: http://127.0.0.1:%d/" % port in proc.stdout
+
+
+def _demo_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("demo_driver", DRIVER)
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # its dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_port_a_previous_demo_just_left_is_not_busy() -> None:
+    """A demo that just stopped leaves TIME_WAIT connections on its port; the next demo must
+    take the same port (the README's URL), and still move on when something really listens."""
+    demo = _demo_module()
+    listener = socket.socket()
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(1)
+    port = listener.getsockname()[1]
+    client = socket.create_connection(("127.0.0.1", port))
+    served, _ = listener.accept()
+    served.close()   # the server side closes first: its end of the connection stays in TIME_WAIT
+    client.recv(1)   # wait for the FIN to arrive, then finish the close
+    client.close()
+    listener.close()
+    with socket.socket() as plain:  # what the old check did: a plain bind fails on TIME_WAIT
+        assert plain.connect_ex(("127.0.0.1", port)) != 0, "nothing should listen on %d" % port
+    assert demo.emulator_port(port) == port
+
+    with socket.socket() as busy:
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        busy.bind(("127.0.0.1", port))
+        busy.listen(1)
+        assert demo.emulator_port(port) != port
