@@ -25,7 +25,7 @@ from opentelemetry.sdk.util.instrumentation import InstrumentationScope
 from ai_core.envelopes.logs import body_to_message, log_to_envelope, severity_level
 from ai_core.request_context import RequestContext
 from golden_logs_metrics import emitted_log_record, log_context, readable_log_record
-from golden_support import IKEY, load_cases, normalized_golden, normalized_ours, wire
+from golden_support import IKEY, json_text, load_cases, normalized_golden, normalized_ours, wire
 
 CASES = {case["case"]: case for case in load_cases("logs")}
 
@@ -105,10 +105,10 @@ def assert_improvements_visible(name: str, ours: Dict[str, Any]) -> None:
 
 def classify(name: str, ours: Dict[str, Any]) -> str:
     golden = normalized_golden(CASES[name]["envelope"])
-    if normalized_ours(ours) == golden:
+    if json_text(normalized_ours(ours)) == json_text(golden):
         return "identical"
     assert name in DELIBERATE, "%s differs from the official envelope and is not a listed improvement" % name
-    assert normalized_ours(ours) == expected_ours(CASES[name])
+    assert json_text(normalized_ours(ours)) == json_text(expected_ours(CASES[name]))
     return "deliberate"
 
 
@@ -117,7 +117,7 @@ def classify(name: str, ours: Dict[str, Any]) -> str:
 def test_log_case(name: str, build: Any) -> None:
     case = CASES[name]
     ours = log_to_envelope(build(case), IKEY)
-    assert normalized_ours(ours) == expected_ours(case)
+    assert json_text(normalized_ours(ours)) == json_text(expected_ours(case))
     assert_improvements_visible(name, wire(ours))
 
 
@@ -126,7 +126,9 @@ def test_request_lookup_that_knows_nothing_changes_nothing(name: str) -> None:
     """A lookup that has no request for the trace gives exactly the lookup-less output."""
     case = CASES[name]
     record = readable_log_record(case)
-    assert log_to_envelope(record, IKEY, request_lookup=lambda span_id: None) == log_to_envelope(record, IKEY)
+    assert json_text(log_to_envelope(record, IKEY, request_lookup=lambda span_id: None)) == json_text(
+        log_to_envelope(record, IKEY)
+    )
 
 
 def test_deliberate_list_matches_the_corpus() -> None:
@@ -180,7 +182,7 @@ def test_request_context_fills_operation_location_and_user_in_a_trace() -> None:
             "ai.user.id": "anon",
         }
     )
-    assert normalized_ours(ours) == expected
+    assert json_text(normalized_ours(ours)) == json_text(expected)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -77,6 +77,17 @@ def normalized_ours(envelope: Optional[Dict[str, Any]]) -> Optional[Dict[str, An
     return normalize_envelope(wire(envelope), host_placeholder=platform.node())
 
 
+def json_text(value: Any) -> str:
+    """Canonical JSON text of envelopes, the form the comparisons use.
+
+    Python's ``==`` holds ``True == 1 == 1.0``, so an envelope with ``"success": 1`` or a number
+    where the wire wants a duration string would compare equal to the official one; JSON text
+    does not (``true`` / ``1`` / ``1.0`` / ``"1"`` all differ). Keys are sorted (field order is
+    checked on its own where it matters) and indented so a failing assert shows a line diff.
+    """
+    return json.dumps(value, sort_keys=True, indent=1, ensure_ascii=False)
+
+
 def wire(envelope: Optional[Dict[str, Any]]) -> Optional[Dict[str, Any]]:
     """What the envelope looks like after a JSON round trip (tuples become lists, etc.)."""
     return None if envelope is None else json.loads(json.dumps(envelope))
