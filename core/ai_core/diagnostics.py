@@ -10,7 +10,7 @@ import os
 import threading
 import time
 from collections import Counter
-from typing import Dict, Optional
+from typing import Callable, Dict, Optional
 
 from ai_core.forking import reset_lock_after_fork
 
@@ -57,11 +57,17 @@ if not any(isinstance(h, _LastResortHandler) for h in logger.handlers):
 class DropCounter:
     """Counts dropped telemetry items by reason and logs a summary at most every ``interval_s``."""
 
-    def __init__(self, interval_s: float = 60.0, log: Optional[logging.Logger] = None) -> None:
+    def __init__(
+        self,
+        interval_s: float = 60.0,
+        log: Optional[logging.Logger] = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._counts: Counter = Counter()
         self._total: Counter = Counter()
         self._interval = interval_s
-        self._last_report = 0.0
+        self._clock = clock  # injectable so the interval rule is testable without waiting
+        self._last_report = float("-inf")  # the first drop is always said at once
         self._lock = threading.Lock()
         self._log = log or logger
         reset_lock_after_fork(self)
@@ -83,7 +89,7 @@ class DropCounter:
         with self._lock:
             if not self._counts:
                 return
-            now = time.monotonic()
+            now = self._clock()
             if due_only and now - self._last_report < self._interval:
                 return
             pending, self._counts = dict(self._counts), Counter()

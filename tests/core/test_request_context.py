@@ -6,17 +6,20 @@ from ai_core.request_context import RequestContext, RequestContextRegistry
 
 
 def test_contexts_of_ended_requests_are_forgotten_after_the_grace_period():
-    registry = RequestContextRegistry(max_entries=1000, grace_s=0.05)
+    # The registry reads the monotonic clock; the test moves the request's end instead of
+    # waiting, so a slow machine cannot make a 'just ended' request look old (or the reverse).
+    registry = RequestContextRegistry(max_entries=1000, grace_s=10)
     ended = RequestContext(operation_name="GET /a")
     ended.ended_at = time.monotonic()
     registry.put(1, ended)
     running = RequestContext(live_span=None, operation_name="GET /b")
     registry.put(2, running)
-    assert registry.get(1) is ended  # children converted right after the request still find it
-    time.sleep(0.1)
     registry.put(3, RequestContext(operation_name="GET /c"))
+    assert registry.get(1) is ended  # children converted right after the request still find it
+    ended.ended_at = time.monotonic() - 11  # the grace period has passed since it ended
+    registry.put(4, RequestContext(operation_name="GET /d"))
     assert registry.get(1) is None
-    assert registry.get(2) is running and registry.get(3) is not None
+    assert registry.get(2) is running and registry.get(3) is not None and registry.get(4) is not None
 
 
 def test_the_size_cap_still_bounds_requests_that_never_end():

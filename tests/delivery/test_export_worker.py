@@ -30,12 +30,12 @@ def test_no_thread_until_the_first_item_then_exactly_one():
 def test_a_full_queue_drops_and_counts_instead_of_blocking():
     worker = ExportWorker(schedule_s=60)
     gate = threading.Event()
-    channel = worker.add_channel("spans", lambda batch: gate.wait(5), max_queue=10)
+    channel = worker.add_channel("spans", lambda batch: gate.wait(120), max_queue=10)
     before = DROPS.totals().get("spans dropped: export queue full", 0)
     started = time.monotonic()
     for i in range(25):
         worker.submit(channel, i)
-    assert time.monotonic() - started < 2.0  # never waited (the export would hold it 5 s)
+    assert time.monotonic() - started < 60  # never waited (a blocked submit would wait out the 120 s export)
     assert DROPS.totals()["spans dropped: export queue full"] - before >= 15
     gate.set()
     worker.shutdown(5)
@@ -51,12 +51,14 @@ def test_an_export_that_raises_is_counted_and_the_worker_survives():
 
     worker = ExportWorker(schedule_s=0.05)
     channel = worker.add_channel("logs", export)
+    before = DROPS.totals().get("logs lost: export raised", 0)  # a process-wide counter: count the change
     worker.submit(channel, 1)
     assert worker.flush(5)
+    assert DROPS.totals().get("logs lost: export raised", 0) == before + 1  # the one item of the failed batch
     worker.submit(channel, 2)
     assert worker.flush(5)
     assert calls == [[1], [2]]
-    assert DROPS.totals().get("logs lost: export raised", 0) >= 1
+    assert DROPS.totals().get("logs lost: export raised", 0) == before + 1  # the good batch counts nothing
     worker.shutdown(5)
 
 
@@ -72,16 +74,18 @@ def test_drops_are_logged_once_per_interval_not_in_a_loop(caplog):
 def test_after_fork_the_child_starts_empty_and_exports_its_own_items():
     read_fd, write_fd = os.pipe()
     gate = threading.Event()
+    exporting = threading.Event()
     exported = []
 
     def export(batch):
-        gate.wait(10)
+        exporting.set()
+        gate.wait(60)
         exported.extend(batch)
 
     worker = ExportWorker(schedule_s=0.05)
     channel = worker.add_channel("spans", export)
     worker.submit(channel, "parent-1")  # the parent's thread is busy exporting it...
-    time.sleep(0.2)
+    assert exporting.wait(60)
     worker.submit(channel, "parent-2")  # ...and this one is still queued at fork time
     pid = os.fork()
     if pid == 0:  # child
@@ -118,12 +122,15 @@ def test_force_flush_after_shutdown_returns_at_once_instead_of_waiting_out_its_t
 
 
 def test_drops_after_a_report_are_said_when_the_interval_has_passed(caplog):
-    counter = DropCounter(interval_s=0.05, log=logging.getLogger("ai_core.test_late_drops"))
+    now = [1000.0]  # an injected clock: the rule is about the interval, not about this machine's speed
+    counter = DropCounter(interval_s=60, log=logging.getLogger("ai_core.test_late_drops"), clock=lambda: now[0])
     with caplog.at_level(logging.WARNING, logger="ai_core.test_late_drops"):
         counter.add("first")  # reported at once
+        now[0] += 59
         counter.add("late", 3)  # within the interval: held back...
+        counter.report(due_only=True)
         assert len(caplog.records) == 1
-        time.sleep(0.1)
-        counter.report(due_only=True)  # ...and said by the worker's periodic call
+        now[0] += 1
+        counter.report(due_only=True)  # ...and said by the worker's periodic call once it has passed
     assert len(caplog.records) == 2
     assert "3 late" in caplog.records[1].getMessage()
