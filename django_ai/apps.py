@@ -79,7 +79,7 @@ def _instrument(web: Any, hooks: Any, settings: Any) -> None:
     tel = web.telemetry
     instrumentor.instrument(
         tracer_provider=tel.tracer_provider,
-        meter_provider=tel.meter_provider,
+        meter_provider=tel.instrumentation_meter_provider,
         request_hook=hooks.request,
         response_hook=hooks.response,
         # Exclusion is ours (path only, route names): the stock list matches the whole URL.

@@ -135,7 +135,7 @@ class ApplicationInsightsMiddleware:
             RequestLayer(self._next),
             default_span_details=span_details,
             tracer_provider=tel.tracer_provider,
-            meter_provider=tel.meter_provider,
+            meter_provider=tel.instrumentation_meter_provider,
             exclude_spans=["send", "receive"],
         )
 

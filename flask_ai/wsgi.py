@@ -94,7 +94,7 @@ class TelemetryMiddleware:
                     self.wrapped,
                     request_hook=self._request_hook if self._web.app_role else None,
                     tracer_provider=telemetry.tracer_provider,
-                    meter_provider=telemetry.meter_provider,
+                    meter_provider=telemetry.instrumentation_meter_provider,
                 )
             return self._traced
 

@@ -20,6 +20,7 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import TracerProvider
 
+from ai_core.autocollected_metrics import AutocollectedMeterProvider
 from ai_core.envelopes.common import cloud_role, cloud_role_instance
 from ai_core.envelopes.spans import request_operation_name
 from ai_core.errors import ConfigurationError
@@ -209,18 +210,26 @@ def _build(opts: Options, role_default: Optional[str] = None, role_name: Optiona
     logger_provider.add_log_record_processor(QueueLogRecordProcessor(worker, *log_channels))
 
     meter_provider = WorkerStartingMeterProvider(
-        worker, resource=resource, metric_readers=metric_readers, shutdown_on_exit=False
+        worker,
+        resource=resource,
+        metric_readers=metric_readers,
+        exemplar_filter=_exemplar_filter(),
+        shutdown_on_exit=False,
     )
+    # The stock instrumentations get a provider whose instruments Application Insights drops
+    # anyway (active requests, body sizes) record nothing (ai_core.autocollected_metrics).
+    instrumentation_meters = AutocollectedMeterProvider(meter_provider)
 
     _set_global_providers(tracer_provider, logger_provider, meter_provider)
     handler = install_log_handler(logger_provider, opts.logger_name, opts.logging_level)
-    instrumented = enable_instrumentations(opts.instrumentations, tracer_provider, meter_provider)
+    instrumented = enable_instrumentations(opts.instrumentations, tracer_provider, instrumentation_meters)
     telemetry = Telemetry(
         opts,
         enabled=True,
         tracer_provider=tracer_provider,
         logger_provider=logger_provider,
         meter_provider=meter_provider,
+        instrumentation_meter_provider=instrumentation_meters,
         log_handler=handler,
         instrumented=instrumented,
         exclusion=exclusion,
@@ -233,6 +242,17 @@ def _build(opts: Options, role_default: Optional[str] = None, role_name: Optiona
     meter_provider.arm()
     worker.start_if_backlog()
     return telemetry
+
+
+def _exemplar_filter() -> Any:
+    """No exemplars unless ``OTEL_METRICS_EXEMPLAR_FILTER`` asks for them: Application
+    Insights has nowhere to put them, and the SDK's default (trace-based) samples one into a
+    reservoir on every measurement made inside a span, i.e. on every request."""
+    if os.environ.get("OTEL_METRICS_EXEMPLAR_FILTER"):
+        return None  # the SDK reads the variable itself
+    from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter
+
+    return AlwaysOffExemplarFilter()
 
 
 def _metric_interval_s() -> float:

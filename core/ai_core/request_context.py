@@ -21,6 +21,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 from opentelemetry.trace import SpanKind
 
 from ai_core.forking import reset_lock_after_fork
+from ai_core.span_attributes import span_attributes
 from ai_core.web.annotation import app_role_of, auth_user_id_of, client_ip_of, fill_request_tags, user_id_of
 
 NameFromSpan = Callable[[Any], Optional[str]]
@@ -58,7 +59,7 @@ class RequestContext:
 
     def _attrs(self) -> Mapping[str, Any]:
         span = self._span
-        return (span.attributes or {}) if span is not None else {}
+        return span_attributes(span) if span is not None else {}
 
     def current_operation_name(self) -> Optional[str]:
         if self._span is not None and self._name_from_span is not None:

@@ -6,6 +6,8 @@ import logging
 import threading
 from typing import Any, List, Optional
 
+from ai_core.envelopes.logs import TRACK_EVENT_LOGGER
+
 logger = logging.getLogger("ai_core")
 
 
@@ -19,6 +21,7 @@ class Telemetry:
         tracer_provider: Any = None,
         logger_provider: Any = None,
         meter_provider: Any = None,
+        instrumentation_meter_provider: Any = None,
         log_handler: Optional[logging.Handler] = None,
         instrumented: Optional[List[Any]] = None,
         exclusion: Any = None,
@@ -32,6 +35,8 @@ class Telemetry:
         self.tracer_provider = tracer_provider
         self.logger_provider = logger_provider
         self.meter_provider = meter_provider
+        # What stock instrumentations are given (the adapters' framework middlewares too).
+        self.instrumentation_meter_provider = instrumentation_meter_provider or meter_provider
         self.log_handler = log_handler
         self.exclusion = exclusion
         self.request_registry = request_registry
@@ -50,7 +55,7 @@ class Telemetry:
     def event_logger(self) -> Any:
         """The OpenTelemetry logger custom events are emitted on (created on first use)."""
         if self._event_logger is None and self.logger_provider is not None:
-            self._event_logger = self.logger_provider.get_logger("ai_core.events")
+            self._event_logger = self.logger_provider.get_logger(TRACK_EVENT_LOGGER)
         return self._event_logger
 
     def force_flush(self, timeout_s: float = 10) -> bool:

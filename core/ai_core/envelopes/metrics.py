@@ -30,7 +30,7 @@ from opentelemetry.sdk.metrics.export import AggregationTemporality, MetricsData
 from ai_core.envelopes.common import MAX_NAME, new_envelope, properties_from, resource_tags, synthetic_source
 from ai_core.envelopes.span_fields import http_dependency_target, http_dependency_url
 
-__all__ = ["APPLICATION_INSIGHTS_TEMPORALITY", "metrics_to_envelopes", "point_to_envelope"]
+__all__ = ["APPLICATION_INSIGHTS_TEMPORALITY", "DROPPED_INSTRUMENTS", "metrics_to_envelopes", "point_to_envelope"]
 
 APPLICATION_INSIGHTS_TEMPORALITY: Dict[type, AggregationTemporality] = {
     Counter: AggregationTemporality.DELTA,
@@ -47,7 +47,7 @@ _MAX_NAMESPACE = 256
 _REQUEST_DURATION_NAMES = frozenset({"http.server.request.duration", "http.server.duration"})
 _DEPENDENCY_DURATION_NAMES = frozenset({"http.client.request.duration", "http.client.duration"})
 # Autocollected by the HTTP instrumentations but meaningless to Application Insights.
-_DROPPED_NAMES = frozenset(
+DROPPED_INSTRUMENTS = frozenset(
     {
         "http.server.active_requests",
         "http.server.request.size",
@@ -182,7 +182,7 @@ def point_to_envelope(
     """The envelope for one data point, or None for instruments Application Insights drops."""
     # The SDK already lower-cases instrument names; hand-built points may not have been.
     lowered = metric_name.lower()
-    if lowered in _DROPPED_NAMES:
+    if lowered in DROPPED_INSTRUMENTS:
         return None
     attributes = point.attributes or {}
     tags = resource_tags(resource)

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Sequence
 
-from opentelemetry.attributes import BoundedAttributes
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan
 from opentelemetry.sdk.util import BoundedList
@@ -57,12 +56,12 @@ from ai_core.envelopes.span_fields import (
     user_agent,
 )
 from ai_core.privacy import safe_url
+from ai_core.span_attributes import attribute_dict, span_attributes
 from ai_core.web.annotation import APP_ROLE_KEY, AUTH_USER_ID, TAG_AUTH_USER_ID, TAG_USER_ID, USER_ID, app_role_of
 from ai_core.request_context import RequestContext, RequestLookup
 
 __all__ = ["span_to_envelopes", "request_operation_name", "otel_resource_envelope"]
 
-_EMPTY: Mapping[str, Any] = {}
 _SERVER = SpanKind.SERVER
 _CONSUMER = SpanKind.CONSUMER
 _CLIENT = SpanKind.CLIENT
@@ -78,35 +77,6 @@ _METRIC_EXTRACTOR_SCOPES = frozenset(
         "urllib3", "httpx", "wsgi",
     )
 )
-
-
-def _attribute_dict(attributes: Optional[Mapping[str, Any]]) -> Mapping[str, Any]:
-    """The plain dict behind the SDK's ``BoundedAttributes``.
-
-    ``BoundedAttributes.get`` is a Python-level ``__getitem__`` call; a converted span reads
-    some thirty keys, so going to the dict it wraps is a measurable share of the work.
-    """
-    if not attributes:
-        return _EMPTY
-    if attributes.__class__ is BoundedAttributes:
-        return attributes._dict  # noqa: SLF001 (read-only use of the SDK's storage)
-    return attributes
-
-
-def _span_attributes(span: ReadableSpan) -> Mapping[str, Any]:
-    """The span's attributes as a plain dict, without the read-only proxy.
-
-    ``ReadableSpan.attributes`` wraps the SDK's ``BoundedAttributes`` in a
-    ``MappingProxyType``, so each lookup costs two Python-level calls; an SDK span keeps them
-    in ``_attributes``, which we read directly (any other ReadableSpan takes the public way).
-    """
-    raw = getattr(span, "_attributes", None)
-    if raw is not None:
-        if raw.__class__ is BoundedAttributes:
-            return raw._dict  # noqa: SLF001
-        if raw.__class__ is dict:
-            return raw
-    return _attribute_dict(span.attributes)
 
 
 # ``ReadableSpan.events`` and ``.links`` copy the SDK's ``BoundedList`` into a new tuple through
@@ -157,7 +127,7 @@ def span_to_envelopes(
     the request is served by this process); dependency and event envelopes then carry the
     request's operation name, client IP and user. Without it the output is the official one.
     """
-    attrs = _span_attributes(span)
+    attrs = span_attributes(span)
     context = span.context
     operation_id = "%032x" % context.trace_id
     span_id = "%016x" % context.span_id
@@ -197,7 +167,7 @@ def request_operation_name(span: ReadableSpan) -> Optional[str]:
     Safe on a span that is still running: children converted before the request ends can be
     given the name their request will have.
     """
-    attrs = _span_attributes(span)
+    attrs = span_attributes(span)
     name = span.name
     if "az.namespace" in attrs or not _has_http_method(attrs):
         return name
@@ -425,7 +395,7 @@ def _event_envelope(
     request: Optional[RequestContext],
 ) -> Dict[str, Any]:
     """A span event: ``exception`` events become Exception items, others Message items."""
-    attrs = _attribute_dict(event.attributes)
+    attrs = attribute_dict(event.attributes)
     tags = resource_tags(resource)
     tags["ai.operation.id"] = operation_id
     tags["ai.operation.parentId"] = span_id  # the event belongs to the span itself

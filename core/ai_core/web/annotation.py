@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, MutableMapping, Mapping, Optional
 
+from ai_core.span_attributes import span_attributes
+
 ROUTE = "http.route"
 # Read in this order: the address an adapter resolved (trusted-proxy rule) is written to
 # ``client.address``, which the stable HTTP conventions define as the originating client;
@@ -140,8 +142,7 @@ def record_uncaught_exception(span: Any, exc: BaseException) -> None:
 
 
 def _attribute(span: Any, key: str) -> Any:
-    attrs = getattr(span, "attributes", None)
-    return attrs.get(key) if attrs else None
+    return span_attributes(span).get(key)
 
 
 def _has_exception_event(span: Any, exc: BaseException) -> bool:

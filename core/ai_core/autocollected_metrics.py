@@ -1,0 +1,53 @@
+"""The meter provider the stock instrumentations get: their unused instruments cost nothing.
+
+The HTTP instrumentations record up to four instruments per request (duration, active
+requests, request and response body sizes). Application Insights keeps only the duration (as
+the standard metric ``requests/duration`` / ``dependencies/duration``); the others would be
+dropped at export (``ai_core.envelopes.metrics``), after the SDK aggregated them on the
+request thread. Handing the instrumentations no-op instruments for those names removes that
+work from every request (the README's "Performance" section has the figures), while the
+instruments the app creates itself, through the global meter provider, are never touched.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry.metrics import NoOpHistogram, NoOpUpDownCounter
+
+from ai_core.envelopes.metrics import DROPPED_INSTRUMENTS
+
+__all__ = ["AutocollectedMeterProvider"]
+
+
+class AutocollectedMeterProvider:
+    """Wraps the pipeline's MeterProvider for the instrumentations (``meter_provider=``)."""
+
+    def __init__(self, provider: Any) -> None:
+        self._provider = provider
+
+    def get_meter(self, *args: Any, **kwargs: Any) -> Any:
+        return _AutocollectedMeter(self._provider.get_meter(*args, **kwargs))
+
+    def __getattr__(self, name: str) -> Any:  # force_flush, shutdown, ...: the real provider's
+        return getattr(self._provider, name)
+
+
+class _AutocollectedMeter:
+    """A meter whose instruments named in ``DROPPED_INSTRUMENTS`` record nothing."""
+
+    def __init__(self, meter: Any) -> None:
+        self._meter = meter
+
+    def create_histogram(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.lower() in DROPPED_INSTRUMENTS:
+            return NoOpHistogram(name)
+        return self._meter.create_histogram(name, *args, **kwargs)
+
+    def create_up_down_counter(self, name: str, *args: Any, **kwargs: Any) -> Any:
+        if name.lower() in DROPPED_INSTRUMENTS:
+            return NoOpUpDownCounter(name)
+        return self._meter.create_up_down_counter(name, *args, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:  # every other instrument kind: the real meter's
+        return getattr(self._meter, name)
