@@ -122,16 +122,25 @@ def test_bad_options_raise_configuration_error_naming_the_option(kwargs, expecte
 
 
 def test_enabled_false_builds_nothing():
+    # Threads compared as sets, before and after configure() and again after a first span and
+    # log record (the export thread starts on the first item, so a count taken right after
+    # configure() would pass even if disabling did nothing).
     out = run_python(
         f"""
-        import ai_core, threading
-        before = threading.active_count()
+        import ai_core, logging, threading
+        from opentelemetry import trace
+        new = lambda: sorted(t.name for t in set(threading.enumerate()) - before)
+        before = set(threading.enumerate())
         tel = ai_core.configure(connection_string={CS!r}, enabled=False)
-        print(tel.enabled, threading.active_count() - before)
+        print(tel.enabled, new())
+        with trace.get_tracer("t").start_as_current_span("first"):
+            logging.getLogger("app").warning("first record")
+        tel.force_flush(5)
+        print(new())
         """
     )
     assert out.returncode == 0, out.stderr
-    assert out.stdout.split() == ["False", "0"]
+    assert out.stdout.splitlines() == ["False []", "[]"]
 
 
 def test_a_logging_level_below_the_loggers_own_level_is_explained_once():

@@ -176,15 +176,21 @@ def test_a_storage_directory_owned_by_another_user_is_refused(emu, tmp_path):
 
 
 def test_a_process_that_records_nothing_starts_no_thread():
+    # Threads compared as sets before and after configure(), then again after the first item:
+    # the export thread appears then, which proves the first look could have seen it.
     code = (
         "import threading, ai_core\n"
-        "before = threading.active_count()\n"
+        "from opentelemetry import trace\n"
+        "new = lambda: sorted(t.name for t in set(threading.enumerate()) - before)\n"
+        "before = set(threading.enumerate())\n"
         "ai_core.configure(connection_string=%r, disable_offline_storage=True)\n"
-        "print(threading.active_count() - before)\n" % cs_for(9)
+        "print(new())\n"
+        "trace.get_tracer('t').start_span('first').end()\n"
+        "print(new())\n" % cs_for(9)
     )
     out = subprocess.run([sys.executable, "-c", code], cwd=str(ROOT), capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == "0"
+    assert out.stdout.splitlines() == ["[]", "['ai_core-export']"]
 
 
 def test_sigterm_flushes_what_was_recorded(emu, tmp_path):
