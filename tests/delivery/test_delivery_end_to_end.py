@@ -31,7 +31,7 @@ def start_app(port, **env):
     full = {k: v for k, v in os.environ.items() if not k.startswith(("APPLICATIONINSIGHTS_", "OTEL_"))}
     full["APPLICATIONINSIGHTS_CONNECTION_STRING"] = cs_for(port)
     full.update({k: str(v) for k, v in env.items()})
-    return subprocess.Popen([sys.executable, EMITTER], cwd=str(ROOT), env=full,
+    return subprocess.Popen([sys.executable, EMITTER], cwd=str(ROOT), env=full, stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -55,6 +55,36 @@ def wait_for_names(emu, prefix, expected, timeout):
             break
         time.sleep(0.25)
     return names
+
+
+def stored_batches(storage):
+    """Batches still on disk in a storage directory (ready, leased or being written)."""
+    return [p.name for p in Path(storage).rglob("*") if ".blob" in p.name]
+
+
+def settle(emu, prefix, count, storage, apps, timeout=90):
+    """Wait until a count of what arrived is final, then return the request names starting ``GET /<prefix>``.
+
+    Final means: the ``count`` items arrived, no batch is left on disk (so none can be sent
+    again), and each app (started with ``THEN="sentinel"``), told only then, recorded a
+    sentinel request that arrived too (so whatever it had queued before has gone). A duplicate
+    sent by any of them is in the emulator by then; no fixed pause is needed.
+    """
+    def arrived():
+        return sorted(i["name"] for i in emu.items(type="request", limit=10000) if i["name"].startswith("GET /" + prefix))
+
+    deadline = time.monotonic() + timeout
+    while len(arrived()) < count or stored_batches(storage):
+        assert time.monotonic() < deadline, "not settled: %d of %d arrived, on disk: %s" % (
+            len(arrived()), count, stored_batches(storage))
+        time.sleep(0.25)
+    for app in apps:
+        app.stdin.write("go\n")
+        app.stdin.flush()
+    sentinels = ["GET /sentinel/%d" % app.pid for app in apps]
+    wait_for_names(emu, "sentinel", len(apps), timeout=max(1.0, deadline - time.monotonic()) + 30)
+    assert request_names(emu, "sentinel") == sorted(sentinels)
+    return arrived()
 
 
 def expected_names(prefix, count):
@@ -103,13 +133,12 @@ def test_206_with_mixed_codes_resends_only_the_retriable_items(emu, tmp_path):
 def test_endpoint_down_30s_while_emitting_then_up_every_item_arrives_once(tmp_path):
     port = free_port()
     count, every = 120, 0.25  # 30 s of continuous traffic, endpoint down for the first 30 s
-    app = start_app(port, COUNT=count, EVERY_S=every, PREFIX="outage", THEN="sleep:120", STORAGE_DIR=tmp_path / "s")
+    storage = tmp_path / "s"
+    app = start_app(port, COUNT=count, EVERY_S=every, PREFIX="outage", THEN="sentinel", STORAGE_DIR=storage)
     try:
-        time.sleep(30)
+        time.sleep(30)  # the outage itself (the scenario, not a wait for a result)
         with Emulator(port=port, db=":memory:") as emu:
-            wait_for_names(emu, "outage", count, timeout=90)
-            time.sleep(2)  # a duplicate would arrive right behind: look again after a pause
-            assert request_names(emu, "outage") == expected_names("outage", count)
+            assert settle(emu, "outage", count, storage, [app], timeout=120) == expected_names("outage", count)
     finally:
         app.kill()
         app.communicate()
@@ -123,9 +152,9 @@ def test_items_stored_by_a_killed_process_are_delivered_by_the_next_one(tmp_path
     assert any(storage.iterdir()), "the failed exports should be on disk"
     with Emulator(port=port, db=":memory:") as emu:
         # A restarted app that records nothing still drains what the dead one left behind.
-        app = start_app(port, COUNT=0, THEN="sleep:30", STORAGE_DIR=storage)
+        app = start_app(port, COUNT=0, THEN="sentinel", STORAGE_DIR=storage)
         try:
-            names = wait_for_names(emu, "orphan", 10, timeout=25)
+            names = settle(emu, "orphan", 10, storage, [app])
         finally:
             app.kill()
             app.communicate()
@@ -214,13 +243,9 @@ def test_four_processes_sharing_one_storage_directory_lose_nothing_and_send_noth
         proc.communicate(timeout=60)
     with Emulator(port=port, db=":memory:") as emu:
         # ...then four fresh ones drain that directory at the same time.
-        drainers = [start_app(port, COUNT=0, THEN="sleep:25", STORAGE_DIR=storage) for _ in range(4)]
+        drainers = [start_app(port, COUNT=0, THEN="sentinel", STORAGE_DIR=storage) for _ in range(4)]
         try:
-            deadline = time.time() + 30
-            while time.time() < deadline and len(emu.items(type="request", limit=10000)) < 60:
-                time.sleep(0.25)
-            time.sleep(1)  # a duplicate would arrive right behind
-            names = sorted(i["name"] for i in emu.items(type="request", limit=10000))
+            names = settle(emu, "p", 60, storage, drainers)
         finally:
             for proc in drainers:
                 proc.kill()

@@ -2,7 +2,8 @@
 
 Environment: APPLICATIONINSIGHTS_CONNECTION_STRING, STORAGE_DIR (or DISABLE_STORAGE=1),
 COUNT (spans to emit), EVERY_S (pause between spans), THEN (what to do at the end: flush,
-kill, sleep:<s>, exit).
+kill, sleep:<s>, exit, or sentinel: wait for a line on stdin, then record one request named
+``GET /sentinel/<pid>`` and flush, so a test knows everything queued before it has gone).
 """
 
 import os
@@ -24,14 +25,17 @@ tracer = trace.get_tracer("emitter")
 count = int(os.environ.get("COUNT", "10"))
 every = float(os.environ.get("EVERY_S", "0"))
 prefix = os.environ.get("PREFIX", "item")
-for i in range(count):
-    with tracer.start_as_current_span(
-        "%s-%d" % (prefix, i),
-        kind=SpanKind.SERVER,
-        attributes={"seq": i, "http.request.method": "GET", "http.route": "/%s/%d" % (prefix, i),
-                    "http.response.status_code": 200, "url.path": "/%s/%d" % (prefix, i)},
-    ):
+
+
+def record(name, route, **attributes):
+    attributes.update({"http.request.method": "GET", "http.route": route, "http.response.status_code": 200,
+                       "url.path": route})
+    with tracer.start_as_current_span(name, kind=SpanKind.SERVER, attributes=attributes):
         pass
+
+
+for i in range(count):
+    record("%s-%d" % (prefix, i), "/%s/%d" % (prefix, i), seq=i)
     if every:
         time.sleep(every)
 then = os.environ.get("THEN", "exit")
@@ -44,6 +48,11 @@ elif then == "flush-kill":
 elif then.startswith("sleep:"):
     print("sleeping", flush=True)
     time.sleep(float(then.split(":", 1)[1]))
+elif then == "sentinel":
+    print("waiting for the sentinel line", flush=True)
+    sys.stdin.readline()
+    record("sentinel", "/sentinel/%d" % os.getpid())
+    print("flushed", tel.force_flush(30), flush=True)
 elif then == "wait-signal":
     print("waiting", flush=True)
     signal.pause() if hasattr(signal, "pause") else time.sleep(60)
