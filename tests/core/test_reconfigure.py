@@ -93,15 +93,15 @@ def test_a_second_configure_after_shutdown_receives_everything_recorded_through_
     assert out.returncode == 0, out.stderr
     assert "flushed-1 True" in out.stdout and "flushed-2 True" in out.stdout, out.stdout + out.stderr
 
-    deps = _by_role(emu.wait_for_items(count=8, timeout=10, type="dependency"))
+    deps = _by_role(emu.wait_for_items(count=8, timeout=60, type="dependency"))
     assert deps == {
         "first": {"with-1", "plain-1", "decorated", "late-1"},
         "second": {"with-2", "plain-2", "decorated", "late-2"},
     }
-    logs = _by_role(emu.wait_for_items(count=4, timeout=10, type="trace"))
+    logs = _by_role(emu.wait_for_items(count=4, timeout=60, type="trace"))
     assert logs == {"first": {"log-1", "otel-log-1"}, "second": {"log-2", "otel-log-2"}}
 
-    metrics = emu.wait_for_items(count=10, timeout=10, type="metric")
+    metrics = emu.wait_for_items(count=10, timeout=60, type="metric")
     first, second = _metric_values(metrics, "first"), _metric_values(metrics, "second")
     assert first["orders_placed"] == 1 and second["orders_placed"] == 2
     assert first["checkout_ms"] == 10.0 and second["checkout_ms"] == 20.0

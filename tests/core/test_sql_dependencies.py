@@ -82,11 +82,11 @@ def test_queries_through_psycopg2_and_psycopg3_are_postgresql_dependencies_of_th
         emu, postgres, instrumentations):  # noqa: F811
     _run_app(emu, postgres, instrumentations)
 
-    request = emu.wait_for_items(count=1, timeout=10, type="request")[0]["envelope"]
+    request = emu.wait_for_items(count=1, timeout=60, type="request")[0]["envelope"]
     op_id = request["tags"]["ai.operation.id"]
     request_id = request["data"]["baseData"]["id"]
 
-    deps = [i["envelope"] for i in emu.wait_for_items(count=5, timeout=10, type="dependency")]
+    deps = [i["envelope"] for i in emu.wait_for_items(count=5, timeout=60, type="dependency")]
     postgres_deps = {d["data"]["baseData"]["data"]: d for d in deps if d["data"]["baseData"]["type"] == "postgresql"}
     assert sorted(postgres_deps) == sorted(QUERIES), [d["data"]["baseData"] for d in deps]
     for sql, success in QUERIES.items():
@@ -106,6 +106,6 @@ def test_queries_through_psycopg2_and_psycopg3_are_postgresql_dependencies_of_th
 def test_instrumentations_without_the_postgres_drivers_leave_postgres_queries_untracked(emu, postgres):  # noqa: F811
     _run_app(emu, postgres, "instrumentations=['sqlite3']")
 
-    emu.wait_for_items(count=1, timeout=10, type="request")
-    deps = [i["envelope"]["data"]["baseData"] for i in emu.wait_for_items(count=1, timeout=10, type="dependency")]
+    emu.wait_for_items(count=1, timeout=60, type="request")
+    deps = [i["envelope"]["data"]["baseData"] for i in emu.wait_for_items(count=1, timeout=60, type="dependency")]
     assert [(d["type"], d["data"]) for d in deps] == [("SQL", "SELECT 'sqlite'")]

@@ -266,7 +266,7 @@ def test_an_item_too_large_for_the_endpoint_is_trimmed_and_delivered(emu, tmp_pa
         """
     )
     assert out.returncode == 0, out.stderr
-    (item,) = emu.wait_for_items(count=1, timeout=10, type="trace")
+    (item,) = emu.wait_for_items(count=1, timeout=60, type="trace")
     base = item["envelope"]["data"]["baseData"]
     assert base["message"] == "y" * 8192  # trimmed, not lost
     assert base["properties"]["blob0"] == "x" * 1024

@@ -183,11 +183,11 @@ def test_every_signal_goes_to_both_the_collector_and_application_insights(collec
     assert counter.sum.data_points[0].as_int == 3
 
     # Application Insights: the same request, trace and metric.
-    request = emu.wait_for_items(count=1, timeout=10, type="request")[0]["envelope"]
+    request = emu.wait_for_items(count=1, timeout=60, type="request")[0]["envelope"]
     assert request["data"]["baseData"]["name"] == "GET /orders/{id}"
     assert request["tags"]["ai.cloud.role"] == "shop-api"
     assert request["tags"]["ai.operation.id"] == server_span.trace_id.hex()
-    messages = [t["envelope"]["data"]["baseData"]["message"] for t in emu.wait_for_items(count=1, timeout=10, type="trace")]
+    messages = [t["envelope"]["data"]["baseData"]["message"] for t in emu.wait_for_items(count=1, timeout=60, type="trace")]
     assert "loaded order 7" in messages
     metric_names = [m["envelope"]["data"]["baseData"]["metrics"][0]["name"] for m in emu.items(type="metric")]
     assert "orders_placed" in metric_names

@@ -561,7 +561,7 @@ def test_static_files_never_escape_the_folder(emulator):
 
 def test_in_process_helper_wait_for_items(emulator):
     post_track(emulator.url, TRACES[:4])
-    assert len(emulator.wait_for_items(count=4, timeout=2)) == 4
+    assert len(emulator.wait_for_items(count=4, timeout=60)) == 4
     with pytest.raises(TimeoutError):
         emulator.wait_for_items(count=99, timeout=0.2)
     assert emulator.connection_string == (

@@ -53,7 +53,7 @@ def test_two_apps_share_a_pipeline_with_their_own_roles_and_exclusions():
         same, shop_role, admin_role, _, _ = json.loads(out.stdout.splitlines()[-1])
         assert same is True
         assert (shop_role, admin_role) == (None, "back-office")  # the first app named the process
-        requests = emu.wait_for_items(count=2, timeout=15, type="request")
+        requests = emu.wait_for_items(count=2, timeout=60, type="request")
         roles = {i["envelope"]["data"]["baseData"]["name"]: i["envelope"]["tags"]["ai.cloud.role"] for i in requests}
         assert roles == {"GET /shop/items": "shop", "GET /admin/status": "back-office"}
         deps = emu.items(type="dependency")

@@ -32,7 +32,7 @@ def emu():
 
 
 def _roles(emu, count):
-    items = emu.wait_for_items(count=count, timeout=15, type="request")
+    items = emu.wait_for_items(count=count, timeout=60, type="request")
     return [item["envelope"]["tags"]["ai.cloud.role"] for item in items]
 
 

@@ -33,5 +33,5 @@ os._exit(0)  # no atexit, no interpreter shutdown: only stop() could have sent a
 """)
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.splitlines()[-1]) == [True, True, False]
-    assert len(emu.wait_for_items(count=50, timeout=15, type="dependency")) == 50
-    assert emu.wait_for_items(count=1, timeout=15, type="trace")[0]["envelope"]["data"]["baseData"]["message"] == "last words"
+    assert len(emu.wait_for_items(count=50, timeout=60, type="dependency")) == 50
+    assert emu.wait_for_items(count=1, timeout=60, type="trace")[0]["envelope"]["data"]["baseData"]["message"] == "last words"
