@@ -304,9 +304,9 @@ def test_sigterm_with_the_endpoint_down_keeps_the_items_on_disk_for_the_next_pro
         app.kill()
     assert app.returncode == -signal.SIGTERM
     with Emulator(port=port, db=":memory:") as emu:
-        drainer = start_app(port, COUNT=0, THEN="sleep:30", STORAGE_DIR=storage)
+        drainer = start_app(port, COUNT=0, THEN="sentinel", STORAGE_DIR=storage)
         try:
-            names = wait_for_names(emu, "termdown", 6, timeout=25)
+            names = settle(emu, "termdown", 6, storage, [drainer])
         finally:
             drainer.kill()
             drainer.communicate()
