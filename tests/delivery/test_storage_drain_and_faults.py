@@ -118,9 +118,10 @@ signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
 resource.setrlimit(resource.RLIMIT_FSIZE, (4 * 1024, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
 tel = ai_core.configure(connection_string={closed_port_connection_string()!r}, storage_directory={str(store)!r})
 log = logging.getLogger("app")
-for i in range(300):
-    log.warning("order %d " + "x" * 200, i)
-print("flushed", tel.force_flush(30))
+for batch in range(3):  # three batches the endpoint does not take, three writes that fail
+    for i in range(100):
+        log.warning("order %d " + "x" * 200, batch * 100 + i)
+    tel.force_flush(30)
 tel.shutdown()
 print("app finished")
 """, timeout=WAIT_S * 2)
