@@ -5,7 +5,8 @@ from __future__ import annotations
 import importlib
 import importlib.util
 import logging
-from typing import Any, List, Optional, Sequence
+import sys
+from typing import Any, Callable, Optional, Sequence
 
 logger = logging.getLogger("ai_core")
 
@@ -36,15 +37,31 @@ def instrumentation_available(name: str) -> bool:
     return _installed(library) and _installed(module)
 
 
-def enable_instrumentations(names: Optional[Sequence[str]], tracer_provider: Any, meter_provider: Any) -> List[Any]:
-    """Instrument each named (default: every known) library that is installed.
+class Instrumented(list):
+    """The instrumentors that are active, and those waiting for their library's import.
+
+    A library the app has not imported yet is instrumented when it is (a post-import hook):
+    ``configure()`` does not import ``requests`` or ``httpx`` into an app that never uses
+    them, which is most of its start-up time otherwise (the README's "Performance" section).
+    ``cancel()`` (at shutdown) keeps a later import from instrumenting for a stopped pipeline.
+    """
+
+    cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+def enable_instrumentations(names: Optional[Sequence[str]], tracer_provider: Any, meter_provider: Any) -> Instrumented:
+    """Instrument each named (default: every known) library that is installed, now if the app
+    imported it already, else as soon as it does.
 
     A library or instrumentation that is missing is skipped quietly when it was not asked
     for by name, and with one log line when it was.
     """
     asked = names is not None
     chosen = list(names) if names is not None else list(KNOWN_INSTRUMENTATIONS)
-    done: List[Any] = []
+    done = Instrumented()
     for name in chosen:
         library, module, cls_name = KNOWN_INSTRUMENTATIONS[name]
         # What pip would have to install: only the missing pieces (urllib and sqlite3 are part
@@ -60,12 +77,29 @@ def enable_instrumentations(names: Optional[Sequence[str]], tracer_provider: Any
                     name, " ".join(missing),
                 )
             continue
+        instrument = _instrumenting(name, module, cls_name, tracer_provider, meter_provider, done)
+        if library in sys.modules:
+            instrument(sys.modules[library])
+        else:
+            from wrapt import register_post_import_hook  # the instrumentations' own dependency
+
+            register_post_import_hook(instrument, library)
+    return done
+
+
+def _instrumenting(
+    name: str, module: str, cls_name: str, tracer_provider: Any, meter_provider: Any, done: Instrumented
+) -> Callable[[Any], None]:
+    def instrument(_library: Any) -> None:
+        if done.cancelled:
+            return
         try:
             instrumentor = getattr(importlib.import_module(module), cls_name)()
             if instrumentor.is_instrumented_by_opentelemetry:
                 instrumentor.uninstrument()  # left by an earlier pipeline: rebind to ours
             instrumentor.instrument(tracer_provider=tracer_provider, meter_provider=meter_provider)
             done.append(instrumentor)
-        except Exception:
+        except Exception:  # an import hook must never break the app's import
             logger.warning("Application Insights: could not instrument %s", name, exc_info=True)
-    return done
+
+    return instrument

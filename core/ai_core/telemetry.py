@@ -43,7 +43,7 @@ class Telemetry:
         self.worker = worker
         self.sender = sender
         self.role_name = role_name  # ai.cloud.role of everything this process sends by default
-        self._instrumented = instrumented or []
+        self._instrumented = instrumented if instrumented is not None else []
         self._event_logger: Any = None
         self._shut_down = False
         self._lock = threading.Lock()
@@ -91,7 +91,10 @@ class Telemetry:
             root = logging.getLogger()
             if self.log_handler in root.handlers:
                 root.removeHandler(self.log_handler)
-        for instrumentor in self._instrumented:
+        cancel = getattr(self._instrumented, "cancel", None)
+        if cancel is not None:
+            cancel()  # libraries imported from now on stay uninstrumented
+        for instrumentor in list(self._instrumented):
             try:
                 instrumentor.uninstrument()
             except Exception:
