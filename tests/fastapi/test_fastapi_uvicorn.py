@@ -40,9 +40,36 @@ def served(tmp_path_factory: pytest.TempPathFactory):
             s.get(port, "log", "/log")
             s.get(port, "account", "/account", headers={"Authorization": "Bearer alice"})
             s.get(port, "anonymous", "/account")
+            s.websocket_replies = _chat(port)
         finally:
             s.server_output = stop(proc)  # uvicorn re-raises SIGTERM: only the lifespan shutdown can flush
         yield s
+
+
+def _chat(port: int) -> list:
+    """A WebSocket session over real uvicorn (its ``websockets`` protocol): two answers, then bye."""
+    from websockets.sync.client import connect
+
+    with connect("ws://127.0.0.1:%d/ws/lobby" % port, open_timeout=60) as ws:
+        replies = []
+        for text in ("hello", "again"):
+            ws.send(text)
+            replies.append(ws.recv(timeout=60))
+        ws.send("bye")
+    return replies
+
+
+def test_a_websocket_session_over_uvicorn_is_one_request_covering_the_session(served: Served) -> None:
+    assert served.websocket_replies == ["lobby: hello", "lobby: again"], served.server_output
+    sessions = [i["envelope"] for i in served.emu.items(type="request", limit=1000)
+                if i["envelope"]["data"]["baseData"]["name"] == "GET /ws/{room}"]
+    assert len(sessions) == 1, [i["envelope"]["data"]["baseData"]["name"] for i in served.emu.items(type="request")]
+    data = sessions[0]["data"]["baseData"]
+    assert data["responseCode"] == "101" and data["success"] is True
+    seconds = float(data["duration"].split(":")[-1])
+    assert seconds >= 0.4  # the app answered twice, each after 0.2 s: the duration is the session's
+    items = served.emu.operation(sessions[0]["tags"]["ai.operation.id"])
+    assert [i["type"] for i in items] == ["request"]  # no per-message send/receive spans
 
 
 def test_every_request_was_answered_as_the_app_means(served: Served) -> None:
@@ -59,7 +86,7 @@ def test_one_request_item_per_http_request_and_no_send_or_receive_spans(served: 
         if key not in ("health", "skipurl"):
             served.request_of(key)  # exactly one each: FastAPI's own tracing stepped aside
     requests = served.emu.items(type="request", limit=1000)
-    assert len(requests) == len(served.tokens) - 2
+    assert len(requests) == len(served.tokens) - 2 + 1  # + the WebSocket session
     names = [d["envelope"]["data"]["baseData"]["name"] for d in served.emu.items(type="dependency", limit=1000)]
     assert not [n for n in names if n.endswith((" send", " receive"))], names
 

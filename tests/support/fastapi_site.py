@@ -53,6 +53,7 @@ class Served:
         self.status: Dict[str, int] = {}
         self.bodies: Dict[str, bytes] = {}
         self.server_output = ""
+        self.websocket_replies: list = []
 
     def get(self, port: int, key: str, path: str, **kwargs: Any) -> None:
         token = self.tokens[key] = "%s-%s" % (key, uuid.uuid4().hex[:8])
