@@ -105,20 +105,19 @@ def test_full_disk_put_returns_none_logs_once_leaves_no_partial_file_and_recover
     assert "FULL [None, None, None, None, None]" in lines
     assert "LEFT []" in lines  # the partial write was removed
     assert "AGAIN True 2" in lines  # the first blob intact, the new one stored
-    warned = [l for l in out.stderr.splitlines() if "offline storage could not keep telemetry" in l]
+    warned = lines_with("offline storage could not keep telemetry", out.stderr)
     assert len(warned) == 1 and "File too large" in warned[0], out.stderr
     assert "writable again" in out.stderr
 
 
-def test_full_disk_during_an_outage_never_breaks_the_app(tmp_path: Path) -> None:
-    store = tmp_path / "store"
-    out = run_python(f"""
-import logging, resource, signal, ai_core
-signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
-resource.setrlimit(resource.RLIMIT_FSIZE, (4 * 1024, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
-tel = ai_core.configure(connection_string={closed_port_connection_string()!r}, storage_directory={str(store)!r})
+def app_through_an_outage(cs: str, store: Path, setup: str = "") -> str:
+    """A script that logs three batches the endpoint does not take and stops; it must finish
+    as if nothing happened. Returns its error output (where ``ai_core`` warnings go)."""
+    out = run_python(setup + f"""
+import logging, ai_core
+tel = ai_core.configure(connection_string={cs!r}, storage_directory={str(store)!r})
 log = logging.getLogger("app")
-for batch in range(3):  # three batches the endpoint does not take, three writes that fail
+for batch in range(3):  # three batches, three attempts to store them
     for i in range(100):
         log.warning("order %d " + "x" * 200, batch * 100 + i)
     tel.force_flush(30)
@@ -127,9 +126,24 @@ print("app finished")
 """, timeout=WAIT_S * 2)
     assert out.returncode == 0, out.stderr
     assert "app finished" in out.stdout
-    warned = [l for l in out.stderr.splitlines() if "offline storage could not keep telemetry" in l]
-    assert len(warned) == 1 and "File too large" in warned[0], out.stderr
-    assert "could not be written to offline storage" in out.stderr  # the loss is counted and said
+    return out.stderr
+
+
+def lines_with(text: str, output: str) -> List[str]:
+    return [line for line in output.splitlines() if text in line]
+
+
+def test_full_disk_during_an_outage_never_breaks_the_app(tmp_path: Path) -> None:
+    store = tmp_path / "store"
+    full_disk = """
+import resource, signal
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+resource.setrlimit(resource.RLIMIT_FSIZE, (4 * 1024, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+"""
+    err = app_through_an_outage(closed_port_connection_string(), store, setup=full_disk)
+    warned = lines_with("offline storage could not keep telemetry", err)
+    assert len(warned) == 1 and "File too large" in warned[0], err
+    assert lines_with("could not be written to offline storage", err), err  # the loss is counted and said
     assert not [n for n in os.listdir(store) if n.endswith(".tmp")]
 
 
@@ -165,7 +179,7 @@ def test_read_only_file_system_put_returns_none_logs_once_and_recovers(tmp_path:
     lines = out.stdout.splitlines()
     assert "READONLY [None, None, None, None, None] 1" in lines  # what was stored is still there
     assert "AGAIN True 2" in lines
-    warned = [l for l in out.stderr.splitlines() if "offline storage could not keep telemetry" in l]
+    warned = lines_with("offline storage could not keep telemetry", out.stderr)
     assert len(warned) == 1 and "Read-only file system" in warned[0], out.stderr
 
 
@@ -175,18 +189,8 @@ def test_a_storage_directory_that_must_be_refused_turns_storage_off_with_one_war
     planted = tmp_path / "store"
     planted.symlink_to(elsewhere, target_is_directory=True)  # e.g. planted in a shared temp dir
     emulator.add_fault(status=503, count=1000)  # an outage: storage would be needed
-    out = run_python(f"""
-import logging, ai_core
-tel = ai_core.configure(connection_string={emulator.connection_string!r}, storage_directory={str(planted)!r})
-for i in range(20):
-    logging.getLogger("app").warning("order %d", i)
-tel.force_flush(30)
-tel.shutdown()
-print("app finished")
-""", timeout=WAIT_S * 2)
-    assert out.returncode == 0, out.stderr
-    assert "app finished" in out.stdout
-    warned = [l for l in out.stderr.splitlines() if "offline storage is off: " in l]
-    assert len(warned) == 1 and "symbolic link" in warned[0], out.stderr
+    err = app_through_an_outage(emulator.connection_string, planted)
+    warned = lines_with("offline storage is off: ", err)
+    assert len(warned) == 1 and "symbolic link" in warned[0], err
     assert list(elsewhere.iterdir()) == []  # nothing written through the link
-    assert "offline storage is off" in out.stderr and "not delivered" in out.stderr  # the loss is said
+    assert lines_with("not delivered and offline storage is off", err), err  # the loss is said
