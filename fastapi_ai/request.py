@@ -19,7 +19,6 @@ from typing import Any, Callable, Optional
 from opentelemetry import trace
 
 from ai_core.web.annotation import STATUS_CODE_KEYS, annotate_request, record_uncaught_exception
-from ai_core.web.client_ip import client_ip
 from ai_core.web.guard import guarded
 from ai_core.web.naming import operation_name, route_template
 from ai_core.web.setup import WebTelemetry
@@ -76,7 +75,7 @@ class Exchange:
             return
         with guarded("reading the ASGI request"):
             peer, forwarded_for, forwarded, rewritten = peer_and_proxy_headers(self._scope)
-            ip = client_ip(peer, forwarded_for, forwarded, self._web.options.trusted_proxies, rewritten)
+            ip = self._web.client_ip(peer, forwarded_for, forwarded, rewritten)
             annotate_request(span, route=route_template(self.route.template), client_ip=ip)
         with guarded("deferring the end of the request span"):
             self._end = defer_end(span)

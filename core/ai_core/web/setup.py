@@ -88,10 +88,19 @@ class WebTelemetry:
         if self.telemetry.exclusion is not None and self._exclusion:
             self.telemetry.exclusion.add_app(self._exclusion)
 
-    def client_ip(self, peer: Optional[str], forwarded_for: Any = None, forwarded: Any = None) -> Optional[str]:
-        """The client address by the ``trusted_proxies`` rule (see :mod:`ai_core.web.client_ip`)."""
+    def client_ip(
+        self, peer: Optional[str], forwarded_for: Any = None, forwarded: Any = None,
+        peer_rewritten: Optional[bool] = None,
+    ) -> Optional[str]:
+        """The client address by the ``trusted_proxies`` rule (see :mod:`ai_core.web.client_ip`).
+
+        ``peer_rewritten`` is per request where only the request can tell (uvicorn rewrites
+        the peer from ``X-Forwarded-For`` only for connections from its ``forwarded_allow_ips``);
+        None takes what the adapter said for the whole app.
+        """
+        rewritten = self._peer_rewritten if peer_rewritten is None else peer_rewritten
         with guarded("resolving the client IP"):
-            return client_ip(peer, forwarded_for, forwarded, self.options.trusted_proxies, self._peer_rewritten)
+            return client_ip(peer, forwarded_for, forwarded, self.options.trusted_proxies, rewritten)
         return None
 
     def user_id(self, request: Any) -> Optional[str]:
