@@ -58,6 +58,9 @@ _AVAILABILITY_SUCCESS = _AVAILABILITY_PREFIX + "success"
 _AVAILABILITY_RUN_LOCATION = _AVAILABILITY_PREFIX + "runLocation"
 _AVAILABILITY_MESSAGE = _AVAILABILITY_PREFIX + "message"
 _AVAILABILITY_REQUIRED = (_AVAILABILITY_ID, _AVAILABILITY_NAME, _AVAILABILITY_DURATION, _AVAILABILITY_SUCCESS)
+# The logger ``ai_core.track_event`` emits on: ours, not the user's, so its name is not worth a
+# ``logger_name`` property on every custom event.
+TRACK_EVENT_LOGGER = "ai_core.events"
 
 _NOT_PROPERTIES = frozenset(
     {
@@ -268,7 +271,8 @@ def log_to_envelope(
     attributes = log.attributes or {}
     scope = record.instrumentation_scope
     tags = _log_tags(log, record.resource, attributes, request_lookup)
-    props = _log_properties(attributes, scope.name if scope is not None else None)
+    scope_name = scope.name if scope is not None else None
+    props = _log_properties(attributes, None if scope_name == TRACK_EVENT_LOGGER else scope_name)
     measurements = custom_measurements(attributes.get(_CUSTOM_MEASUREMENTS)) if attributes else {}
     message = body_to_message(log.body)
     time_ns = log.timestamp or log.observed_timestamp
