@@ -10,6 +10,7 @@ import json
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
+from ai_core.emulator import aggregates
 from ai_core.emulator.app import EmulatorApp
 from ai_core.emulator.appmap import build_map
 from ai_core.emulator.summary import normalize_time
@@ -71,7 +72,8 @@ def _json_body(body: bytes) -> Any:
 def list_items(app: EmulatorApp, query: Query) -> Result:
     limit = _int(query, "limit", 100)
     items = app.store.items(
-        type=_one(query, "type"), role=_one(query, "role"),
+        type=_one(query, "type"), role=_one(query, "role"), name=_one(query, "name"),
+        target=_one(query, "target"),
         operation_id=_one(query, "operation_id"), since=_time(query, "since"),
         until=_time(query, "until"), success=_bool(query, "success"), q=_one(query, "q"),
         after_id=_int(query, "after_id", None), limit=limit, offset=_int(query, "offset", 0),
@@ -92,6 +94,34 @@ def get_item(app: EmulatorApp, item_id: str) -> Result:
 def get_operation(app: EmulatorApp, operation_id: str) -> Result:
     items = app.store.operation(operation_id)
     return 200, {"operation_id": operation_id, "items": items, "count": len(items)}
+
+
+def _buckets(query: Query) -> int:
+    buckets = _int(query, "buckets", 60)
+    if buckets is None or not 1 <= buckets <= aggregates.MAX_BUCKETS:
+        raise ApiError(400, "buckets: must be 1 to %d (%r)" % (aggregates.MAX_BUCKETS, buckets))
+    return buckets
+
+
+def overview(app: EmulatorApp, query: Query, aggregate: Callable[..., Dict[str, Any]]) -> Result:
+    """``/api/performance`` and ``/api/failures``: requests or dependencies, per operation and
+    over time."""
+    type = _one(query, "type") or "request"
+    if type not in ("request", "dependency"):
+        raise ApiError(400, "type: must be request or dependency (%r)" % type)
+    return 200, aggregate(app.store, type=type, role=_one(query, "role"), name=_one(query, "name"),
+                          target=_one(query, "target"), since=_time(query, "since"),
+                          until=_time(query, "until"), buckets=_buckets(query))
+
+
+def metrics(app: EmulatorApp, query: Query) -> Result:
+    """``/api/metrics``: the metric names, or with ``name`` one metric over time."""
+    name = _one(query, "name")
+    if not name:
+        return 200, aggregates.metric_names(app.store, bool(_bool(query, "include_resource")))
+    return 200, aggregates.metric_series(
+        app.store, name, split=_one(query, "split") or None, role=_one(query, "role"),
+        since=_time(query, "since"), until=_time(query, "until"), buckets=_buckets(query))
 
 
 def stats(app: EmulatorApp) -> Result:
@@ -124,6 +154,9 @@ def route(app: EmulatorApp, method: str, path: str, query: Query, body: bytes) -
         ("GET", "operations", 2): lambda: get_operation(app, parts[1]),
         ("GET", "roles", 1): lambda: (200, {"roles": app.store.roles()}),
         ("GET", "map", 1): lambda: (200, build_map(app.store)),
+        ("GET", "performance", 1): lambda: overview(app, query, aggregates.performance),
+        ("GET", "failures", 1): lambda: overview(app, query, aggregates.failures),
+        ("GET", "metrics", 1): lambda: metrics(app, query),
         ("GET", "rejected", 1): lambda: (200, _rejected(app, query)),
         ("GET", "stats", 1): lambda: stats(app),
         ("GET", "faults", 1): lambda: (200, {"pending": app.faults.pending()}),

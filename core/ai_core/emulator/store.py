@@ -136,10 +136,16 @@ class Store:
             rows = cursor.fetchall()
         return [dict(zip(columns, row)) for row in rows]
 
+    def select(self, sql: str, params: Iterable[Any] = ()) -> List[Dict[str, Any]]:
+        """Rows of a read-only query as dicts (the overviews in ``aggregates.py`` use it)."""
+        return self._select(sql, params)
+
     def items(
         self,
         type: Optional[str] = None,
         role: Optional[str] = None,
+        name: Optional[str] = None,
+        target: Optional[str] = None,
         operation_id: Optional[str] = None,
         since: Optional[str] = None,
         until: Optional[str] = None,
@@ -151,7 +157,7 @@ class Store:
     ) -> List[Dict[str, Any]]:
         """Items matching every given filter, newest (telemetry time) first.
 
-        ``type`` may be a comma-separated list; ``since``/``until`` are normalised UTC times
+        ``type`` may be a comma-separated list; ``name`` and ``target`` match exactly; ``since``/``until`` are normalised UTC times
         (inclusive); ``q`` is a case-insensitive substring of the envelope JSON; ``after_id``
         returns only items stored after that id (for polling).
         """
@@ -161,7 +167,8 @@ class Store:
             types = [t.strip() for t in type.split(",") if t.strip()]
             where.append("type IN (%s)" % ", ".join("?" * len(types)))
             params.extend(types)
-        for column, value in (("role", role), ("operation_id", operation_id)):
+        for column, value in (("role", role), ("name", name), ("target", target),
+                              ("operation_id", operation_id)):
             if value is not None:
                 where.append(column + " = ?")
                 params.append(value)
