@@ -14,10 +14,23 @@ from __future__ import annotations
 from typing import Any
 
 from opentelemetry.metrics import NoOpHistogram, NoOpUpDownCounter
+from opentelemetry.sdk.metrics.view import View
 
-from ai_core.envelopes.metrics import DROPPED_INSTRUMENTS
+from ai_core.envelopes.metrics import DROPPED_INSTRUMENTS, REQUEST_DURATION_NAMES, REQUEST_DURATION_KEYS
 
-__all__ = ["AutocollectedMeterProvider"]
+__all__ = ["AutocollectedMeterProvider", "standard_metric_views"]
+
+
+def standard_metric_views() -> list:
+    """The request duration histograms keep only the attributes ``requests/duration`` uses.
+
+    The standard metric's dimensions are the result code (plus role and synthetic source,
+    which come from elsewhere); the instrumentations record a dozen attributes (method,
+    scheme, host, port, route, ...). Aggregating by the status code alone sends the same
+    numbers in one envelope per status code instead of one per route and method, and saves
+    hashing the other attributes on every request.
+    """
+    return [View(instrument_name=name, attribute_keys=set(REQUEST_DURATION_KEYS)) for name in REQUEST_DURATION_NAMES]
 
 
 class AutocollectedMeterProvider:

@@ -20,7 +20,7 @@ from opentelemetry.sdk._logs import LoggerProvider
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import TracerProvider
 
-from ai_core.autocollected_metrics import AutocollectedMeterProvider
+from ai_core.autocollected_metrics import AutocollectedMeterProvider, standard_metric_views
 from ai_core.envelopes.common import cloud_role, cloud_role_instance
 from ai_core.envelopes.spans import request_operation_name
 from ai_core.errors import ConfigurationError
@@ -214,6 +214,7 @@ def _build(opts: Options, role_default: Optional[str] = None, role_name: Optiona
         resource=resource,
         metric_readers=metric_readers,
         exemplar_filter=_exemplar_filter(),
+        views=standard_metric_views(),
         shutdown_on_exit=False,
     )
     # The stock instrumentations get a provider whose instruments Application Insights drops

@@ -74,3 +74,29 @@ def test_exemplars_follow_the_sdk_variable_when_set():
     )
     assert out.returncode == 0, out.stderr
     assert out.stdout.split()[-1] == "True"
+
+
+def test_request_durations_are_aggregated_by_what_requests_duration_keeps():
+    from ai_core.autocollected_metrics import standard_metric_views
+    from ai_core.envelopes.metrics import metrics_to_envelopes
+
+    reader = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[reader], views=standard_metric_views())
+    meter = AutocollectedMeterProvider(provider).get_meter("opentelemetry.instrumentation.wsgi")
+    duration = meter.create_histogram("http.server.duration", unit="ms")
+    other = meter.create_histogram("app.latency", unit="ms")  # the app's own: every attribute kept
+    for route, method, ms in (("/a", "GET", 10.0), ("/b", "POST", 30.0), ("/b", "GET", 20.0)):
+        attrs = {"http.method": method, "http.route": route, "http.scheme": "http", "http.status_code": 200,
+                 "net.host.port": 8000}
+        duration.record(ms, attrs)
+        other.record(ms, attrs)
+    duration.record(5.0, {"http.method": "GET", "http.route": "/a", "http.status_code": 500})
+
+    envelopes = metrics_to_envelopes(reader.get_metrics_data(), "ikey")
+    standard = sorted(
+        (e["data"]["baseData"]["properties"]["request/resultCode"], e["data"]["baseData"]["metrics"][0]["count"],
+         e["data"]["baseData"]["metrics"][0]["value"])
+        for e in envelopes if e["data"]["baseData"]["properties"].get("_MS.MetricId") == "requests/duration"
+    )
+    assert standard == [("200", 3, 60.0), ("500", 1, 5.0)]
+    assert len([e for e in envelopes if e["data"]["baseData"]["metrics"][0]["name"] == "app.latency"]) == 3

@@ -44,7 +44,11 @@ APPLICATION_INSIGHTS_TEMPORALITY: Dict[type, AggregationTemporality] = {
 
 _MAX_NAMESPACE = 256
 
-_REQUEST_DURATION_NAMES = frozenset({"http.server.request.duration", "http.server.duration"})
+REQUEST_DURATION_NAMES = frozenset({"http.server.request.duration", "http.server.duration"})
+# The point attributes ``requests/duration`` reads (its role dimensions come from the
+# resource): the status code and the synthetic-traffic marker; ai_core.autocollected_metrics
+# aggregates the request duration histograms by these alone.
+REQUEST_DURATION_KEYS = ("http.response.status_code", "http.status_code", "user_agent.synthetic.type")
 _DEPENDENCY_DURATION_NAMES = frozenset({"http.client.request.duration", "http.client.duration"})
 # Autocollected by the HTTP instrumentations but meaningless to Application Insights.
 DROPPED_INSTRUMENTS = frozenset(
@@ -189,7 +193,7 @@ def point_to_envelope(
     if attributes and synthetic_source(attributes):
         tags["ai.operation.syntheticSource"] = "True"
 
-    if lowered in _REQUEST_DURATION_NAMES:
+    if lowered in REQUEST_DURATION_NAMES:
         props = _request_duration_properties(attributes, tags)
     elif lowered in _DEPENDENCY_DURATION_NAMES:
         props = _dependency_duration_properties(attributes, tags)
