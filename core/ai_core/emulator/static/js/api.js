@@ -27,6 +27,9 @@ export const api = {
   map: () => request("GET", "/api/map"),
   rejected: (params) => request("GET", "/api/rejected", params),
   stats: () => request("GET", "/api/stats"),
+  performance: (params) => request("GET", "/api/performance", params),
+  failures: (params) => request("GET", "/api/failures", params),
+  metrics: (params) => request("GET", "/api/metrics", params),
   clear: () => request("DELETE", "/api/items"),
 };
 

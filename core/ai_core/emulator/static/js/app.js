@@ -7,6 +7,8 @@
 import { api, connectionString } from "./api.js";
 import { KINDS, listView } from "./lists.js";
 import { mapView } from "./map.js";
+import { metricChartsView } from "./metriccharts.js";
+import { overviewView } from "./overview.js";
 import { rejectedView } from "./rejected.js";
 import { transactionView } from "./transaction.js";
 import { clear, fill, copyText, fmtClock, fmtNumber, h } from "./util.js";
@@ -45,6 +47,11 @@ function resolve(path, params) {
     return { key: "operation", make: () => transactionView(id, params, app) };
   }
   if (path === "/map") return { key: "map", make: () => mapView(params, app) };
+  if (path === "/performance" || path === "/failures") {
+    const mode = path.slice(1);
+    return { key: mode, make: () => overviewView(mode, params, app) };
+  }
+  if (path === "/charts") return { key: "charts", make: () => metricChartsView(params, app) };
   if (path === "/rejected") return { key: "rejected", make: () => rejectedView(params, app) };
   return null;
 }
@@ -74,7 +81,8 @@ function mount() {
 
 function viewTitle(key) {
   if (KINDS[key]) return KINDS[key].title;
-  return { operation: "Transaction", map: "Application map", rejected: "Rejected items" }[key] || "Viewer";
+  return { operation: "Transaction", map: "Application map", rejected: "Rejected items", performance: "Performance",
+    failures: "Failures", charts: "Metric charts" }[key] || "Viewer";
 }
 
 function renderStats(stats) {
@@ -191,6 +199,9 @@ function init() {
     }
   });
   window.addEventListener("hashchange", mount);
+  // The counts first, on their own: the shell already shows "Loading…", and a saved page or a
+  // quick screenshot then has the numbers even before the view's data arrives.
+  refreshStats().catch((err) => app.setError(err.message));
   document.addEventListener("visibilitychange", () => { if (!document.hidden) tick(); });
   setPaused(app.paused);
   refreshRoles().catch(() => {}).finally(() => {

@@ -4,12 +4,12 @@ import { api } from "./api.js";
 import { renderDetails } from "./details.js";
 import {
   baseData, clear, fill, debounce, firstException, fmtDuration, fmtNumber, fmtTime, h, parseTime,
-  roleBadge, severityBadge, successBadge,
+  resultText, roleBadge, severityBadge, successBadge,
 } from "./util.js";
 
 const timeCell = (item) => h("time", { datetime: item.time, title: item.time }, fmtTime(item.time));
 const durationCell = (item) => h("span", { class: "num" }, fmtDuration(item.duration_ms));
-const resultCell = (item) => h("span", { class: item.success === false ? "code bad" : "code" }, item.result_code ?? "");
+const resultCell = (item) => h("span", { class: item.success === false ? "code bad" : "code", title: item.result_code ? `result code ${item.result_code}` : null }, resultText(item));
 const roleCell = (item) => roleBadge(item.role);
 const text = (value, cls) => h("span", { class: cls || "cell-text", title: value || "" }, value || "");
 
@@ -49,7 +49,7 @@ export const KINDS = {
   exceptions: {
     type: "exception", title: "Exceptions",
     columns: [
-      ["Time", timeCell], ["Type", (i) => h("span", { class: "exc-type" }, firstException(i).typeName || "")],
+      ["Time", timeCell], ["Type", (i) => h("span", { class: "exc-type", title: firstException(i).typeName || "" }, firstException(i).typeName || "")],
       ["Message", (i) => text(firstException(i).message, "cell-name")],
       ["Operation", (i) => text(i.envelope?.tags?.["ai.operation.name"], "muted")], ["Role", roleCell],
     ],
@@ -83,10 +83,12 @@ export const WINDOWS = [["5m", "Last 5 minutes", 5], ["30m", "Last 30 minutes", 
 const PAGE = 200;
 const MAX_ROWS = 2000;
 
-// Filters survive switching between list tabs.
-const shared = { role: "", window: "all", success: "", q: "", severity: "" };
+// Each list keeps its own filters (a text typed in Requests does not empty Dependencies); they
+// survive switching tabs and are shown, with one "Clear filters" action, on the list they apply to.
+const NO_FILTERS = { role: "", window: "all", success: "", q: "", severity: "" };
+const filtersByList = {};
 
-function sinceFor(windowKey) {
+export function sinceFor(windowKey) {
   const minutes = (WINDOWS.find((w) => w[0] === windowKey) || [])[2];
   return minutes ? Date.now() - minutes * 60000 : null;
 }
@@ -97,6 +99,7 @@ function sortItems(items) {
 
 export function listView(kindKey, params, app) {
   const kind = KINDS[kindKey];
+  const shared = (filtersByList[kindKey] ||= { ...NO_FILTERS });
   for (const key of Object.keys(shared)) if (params.has(key)) shared[key] = params.get(key);
   const state = { items: [], maxId: 0, exhausted: false, loading: false, selectedId: null, error: null };
 
@@ -120,7 +123,19 @@ export function listView(kindKey, params, app) {
     label("filter-role", "Role", roleSelect), label("filter-window", "Time", windowSelect),
     kind.hasSuccess ? label("filter-success", "Result", successSelect) : null,
     kind.hasSeverity ? label("filter-severity", "Severity", severitySelect) : null,
-    h("label", { class: "field grow", for: "filter-text" }, h("span", {}, "Text"), textInput));
+    h("label", { class: "field grow", for: "filter-text" }, h("span", {}, "Text"), textInput),
+    h("button", { type: "button", class: "btn", "data-testid": "clear-filters", hidden: true, onclick: () => clearFilters() }, "Clear filters"));
+
+  function isFiltered() {
+    return Boolean(shared.role || shared.q || (kind.hasSuccess && shared.success) || shared.window !== "all" || (kind.hasSeverity && shared.severity));
+  }
+
+  function clearFilters() {
+    Object.assign(shared, NO_FILTERS);
+    roleSelect.value = ""; windowSelect.value = "all"; successSelect.value = ""; severitySelect.value = ""; textInput.value = "";
+    syncHash();
+    reload();
+  }
 
   const summary = h("p", { class: "list-summary", "data-testid": "list-summary", "aria-live": "polite" });
   const tbody = h("tbody", {});
@@ -176,13 +191,17 @@ export function listView(kindKey, params, app) {
       }, kind.columns.map(([, cell, cls]) => h("td", { class: cls || null }, cell(item))));
       tbody.append(tr);
     }
-    const filtered = shared.role || shared.q || shared.success || shared.window !== "all" || shared.severity;
+    const filtered = isFiltered();
+    filterBar.querySelector("[data-testid=clear-filters]").hidden = !filtered;
     empty.hidden = rows.length > 0;
     table.hidden = rows.length === 0;
-    fill(empty, 
+    fill(empty,
       h("p", { class: "empty-title" }, state.loading ? "Loading…" : `No ${kind.title.toLowerCase()} ${filtered ? "match these filters" : "yet"}.`),
       !state.loading && !filtered
         ? h("p", {}, "Point your app at the connection string above; items appear here within seconds.")
+        : null,
+      !state.loading && filtered
+        ? h("button", { type: "button", class: "btn", "data-testid": "empty-clear-filters", onclick: () => clearFilters() }, "Clear filters")
         : null);
     summary.textContent = rows.length ? `${rows.length}${state.exhausted ? "" : "+"} item${rows.length === 1 ? "" : "s"}, newest first` : "";
     moreBtn.hidden = state.exhausted || rows.length === 0;

@@ -5,7 +5,7 @@
 import { api } from "./api.js";
 import { renderDetails, typeLabel } from "./details.js";
 import {
-  baseData, clear, fill, copyText, firstException, fmtDuration, fmtTime, h, parseTime, roleBadge,
+  baseData, clear, fill, copyText, firstException, fmtDuration, fmtTime, h, parseTime, resultText, roleBadge,
   severityBadge, successBadge,
 } from "./util.js";
 
@@ -68,11 +68,25 @@ function itemLabel(item) {
   return item.name || "(no name)";
 }
 
-function resultCell(item) {
+function labelTitle(item) {
+  // The full text on hover: long exception types and messages are wrapped or cut in the tree.
+  if (item.type === "exception") {
+    const ex = firstException(item);
+    return `${ex.typeName || "Exception"}: ${ex.message || ""}`;
+  }
+  return item.type === "trace" ? baseData(item).message || item.name || "" : item.name || "";
+}
+
+function resultCell(item, items) {
   if (item.type === "trace") return severityBadge(item.severity);
   if (item.type === "exception") return h("span", { class: "badge fail" }, "Exception");
   if (SPAN_TYPES.has(item.type)) {
-    return h("span", { class: item.success === false ? "code bad" : "code" }, item.result_code ?? (item.success === false ? "failed" : ""));
+    // A failed call without a result code: name the exception recorded under it, if any.
+    const exc = item.success === false && item.telemetry_id
+      ? items.find((i) => i.type === "exception" && i.parent_id === item.telemetry_id) : null;
+    const type = exc ? firstException(exc).typeName : null;
+    const text = resultText(item, type);
+    return h("span", { class: item.success === false ? "code bad result-text" : "code", title: item.result_code ? `result code ${item.result_code}` : text }, text);
   }
   return "";
 }
@@ -168,9 +182,9 @@ export function transactionView(operationId, params, app) {
       h("div", { class: "tree", style: { paddingLeft: `${depth * 1.25}rem` } },
         toggle,
         h("span", { class: `kind kind-${item.type}`, title: typeLabel(item.type) }, ABBR[item.type] || "?"),
-        h("span", { class: "tree-label" }, itemLabel(item)),
+        h("span", { class: "tree-label", title: labelTitle(item) }, itemLabel(item)),
         span || item.role ? roleBadge(item.role) : null)),
-    h("td", {}, resultCell(item)),
+    h("td", {}, resultCell(item, state.items)),
     h("td", { class: "right num" }, span ? fmtDuration(item.duration_ms) : h("span", { class: "muted" }, "+" + (fmtDuration(start) || "0 ms"))),
     h("td", { class: "bar-cell" }, h("div", { class: "track" }, bar)));
   }

@@ -133,6 +133,19 @@ export function roleHue(role) {
   return String(ROLE_HUES[(hash >>> 0) % ROLE_HUES.length]);
 }
 
+/**
+ * The result of a request or dependency as a person reads it. A failed call without an answer
+ * (SQL drivers and refused connections report result code 0 or none) shows the exception type
+ * recorded under it when known, else "failed", instead of a red "0".
+ */
+export function resultText(item, exceptionType) {
+  const code = item.result_code;
+  if (item.success === false && (code === null || code === undefined || code === "" || code === "0")) {
+    return exceptionType || "failed";
+  }
+  return code ?? "";
+}
+
 export function baseData(item) {
   return (item && item.envelope && item.envelope.data && item.envelope.data.baseData) || {};
 }
