@@ -106,8 +106,11 @@ class RequestContext:
         if self._span is None:
             return
         self.operation_name = self.current_operation_name()
-        self._client_ip, self._auth_user_id, self._user_id = self.client_ip, self.auth_user_id, self.user_id
-        self._role_name = self.role_name
+        attrs = self._attrs()  # read once: this runs on the request thread, at every request's end
+        self._client_ip = client_ip_of(attrs) or self._client_ip
+        self._auth_user_id = auth_user_id_of(attrs) or self._auth_user_id
+        self._user_id = user_id_of(attrs) or self._user_id
+        self._role_name = app_role_of(attrs) or self._role_name
         self._span = None
         self.ended_at = time.monotonic()
 

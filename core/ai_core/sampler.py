@@ -27,6 +27,7 @@ from opentelemetry.trace.span import TraceState
 from opentelemetry.util.types import Attributes
 
 from ai_core.errors import ConfigurationError
+from ai_core.span_attributes import span_attributes
 from ai_core.web.exclusion import is_excluded_context
 
 __all__ = [
@@ -181,7 +182,7 @@ class ApplicationInsightsSampler(Sampler):
 
 def _parent_rate(parent: trace.Span, default: float) -> float:
     """The parent's ``_MS.sampleRate`` when it carries one, so a whole trace reports one rate."""
-    parent_attributes = getattr(parent, "attributes", None)
+    parent_attributes = span_attributes(parent)
     if parent_attributes:
         rate = parent_attributes.get(SAMPLE_RATE_ATTRIBUTE)
         if isinstance(rate, (int, float)) and not isinstance(rate, bool):
