@@ -10,6 +10,12 @@ an adapter that wraps its app (Flask, FastAPI: several apps may share a process,
 its own endpoint table) asks :meth:`Exclusion.excludes` with the route names it matched and
 runs an excluded request inside :func:`excluded_request`; an adapter with one URL table per
 process (Django) registers a route resolver the sampler calls with the path.
+
+An adapter serving an excluded request inside :func:`excluded_request` must call the app
+*without* the stock WSGI/ASGI middleware: that middleware starts the server span in the
+context it extracts from the request headers, which does not carry the flag, so the request
+would be traced after all. Spans the app starts itself (SQL, HTTP calls, logs) run in the
+current context and are dropped.
 """
 
 from __future__ import annotations
