@@ -187,7 +187,7 @@ class AzureMonitorTraceExporter(_ExporterBase, SpanExporter):
                 spans[0].resource, ikey, time.time_ns(), self.connection_string.application_id
             )
         ]
-        for span in spans:
+        for span in paced(spans):
             converted = self._convert_guarded(lambda s: span_to_envelopes(s, ikey, lookup), span)
             if converted:
                 envelopes.extend(converted)
@@ -210,7 +210,7 @@ class AzureMonitorLogExporter(_ExporterBase, LogRecordExporter):
         ikey, lookup = self.ikey, self._request_lookup
         envelopes = [
             env
-            for env in (self._convert_guarded(lambda r: log_to_envelope(r, ikey, lookup), rec) for rec in batch)
+            for env in (self._convert_guarded(lambda r: log_to_envelope(r, ikey, lookup), rec) for rec in paced(batch))
             if env is not None
         ]
         if not envelopes:
