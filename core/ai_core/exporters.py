@@ -23,6 +23,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
 from ai_core.connection_string import ConnectionString
 from ai_core.delivery.auth import BearerTokenProvider
+from ai_core.delivery.pacing import paced
 from ai_core.delivery.sender import LazyStorage, Sender
 from ai_core.delivery.storage import resource_storage_directory
 from ai_core.delivery.transport import Transport
