@@ -258,3 +258,16 @@ def test_overviews_follow_the_live_feed(page: Page) -> None:
         expect(page.get_by_test_id("operation-row")).to_have_count(1)
         post_track(emu.url, [viewer_data.request_envelope("GET /third", success=False)])
         expect(page.get_by_test_id("operation-row")).to_have_count(2, timeout=10000)
+
+
+def test_percentiles_shown_are_those_of_the_items(page: Page) -> None:
+    durations = [float(ms) for ms in range(1, 21)]
+    start = datetime.now(timezone.utc) - timedelta(minutes=5)
+    with Emulator(port=0, db=":memory:") as emu:
+        post_track(emu.url, [od.request("GET /many", ms, start + timedelta(seconds=i)) for i, ms in enumerate(durations)])
+        page.goto(emu.url + "/#/performance")
+        row = page.get_by_test_id("operation-row")
+        expect(row).to_have_attribute("data-count", "20")
+        cells = row.locator("td").all_inner_texts()
+        assert cells[-3:] == ["%.1f ms" % nearest_rank(durations, p) for p in (.5, .95, .99)] == ["10.0 ms", "19.0 ms", "20.0 ms"]
+        assert sum(points(page.get_by_test_id("count-chart"))) == 20
