@@ -140,6 +140,11 @@ class Store:
         """Rows of a read-only query as dicts (the overviews in ``aggregates.py`` use it)."""
         return self._select(sql, params)
 
+    def select_rows(self, sql: str, params: Iterable[Any] = ()) -> List[Tuple[Any, ...]]:
+        """Rows of a read-only query as tuples: for scans of many rows, where dicts cost."""
+        with self._lock:
+            return self._db.execute(sql, tuple(params)).fetchall()
+
     def items(
         self,
         type: Optional[str] = None,

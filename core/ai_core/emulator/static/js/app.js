@@ -139,8 +139,10 @@ async function tick() {
   if (!app.paused && !document.hidden && !inFlight) {
     inFlight = true;
     try {
+      const before = app.lastStored;
       const cleared = await refreshStats();
-      await refreshRoles();
+      // Roles are a scan of every item: ask again only when something arrived or went.
+      if (app.lastStored !== before) await refreshRoles();
       if (app.paused) {
         // paused while the stats were loading: leave the view as it is
       } else if (cleared) {
@@ -204,10 +206,8 @@ function init() {
   refreshStats().catch((err) => app.setError(err.message));
   document.addEventListener("visibilitychange", () => { if (!document.hidden) tick(); });
   setPaused(app.paused);
-  refreshRoles().catch(() => {}).finally(() => {
-    mount();
-    tick();
-  });
+  mount(); // at once: the view fills its role filter when the roles arrive (onRoles)
+  refreshRoles().catch(() => {}).finally(tick);
 }
 
 init();

@@ -68,7 +68,15 @@ export function metricChartsView(params, app) {
       h("p", { class: "muted card-foot" }, `${fmtNumber(metric.items)} item${metric.items === 1 ? "" : "s"} · ${metric.aggregation === "avg" ? "pre-aggregated: average shown, min/max on hover" : "single values: sum per interval"}`));
   }
 
+  // Aggregates read every matching item: the poll recomputes them only when the store changed.
+  function changed() {
+    if (st.seen === app.lastStored) return false;
+    st.seen = app.lastStored;
+    return true;
+  }
+
   async function load() {
+    st.seen = app.lastStored;
     const token = (st.token = {});
     const since = sinceFor(st.window);
     const { metrics } = await api.metrics({ include_resource: st.resource ? "true" : "" });
@@ -90,5 +98,5 @@ export function metricChartsView(params, app) {
   resourceBox.addEventListener("change", () => { st.resource = resourceBox.checked; reload(); });
   fillSplit([]);
   reload();
-  return { el, refresh: load };
+  return { el, refresh: () => (changed() ? load() : null) };
 }

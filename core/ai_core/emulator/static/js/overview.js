@@ -166,7 +166,15 @@ export function overviewView(mode, params, app) {
       h("td", { class: "num" }, fmtDuration(item.duration_ms)), h("td", {}, successBadge(item.success)), h("td", {}, roleBadge(item.role))))))));
   }
 
+  // Aggregates read every matching item: the poll recomputes them only when the store changed.
+  function changed() {
+    if (st.seen === app.lastStored) return false;
+    st.seen = app.lastStored;
+    return true;
+  }
+
   async function load() {
+    st.seen = app.lastStored;
     const token = (st.token = {});
     const all = await cfg.fetch(query());
     const one = selected() ? await cfg.fetch(query(opQuery())) : all;
@@ -192,5 +200,5 @@ export function overviewView(mode, params, app) {
   fillRoles(app.roles);
   hash();
   load().catch((e) => app.setError(e.message));
-  return { el, refresh: load, onRoles: fillRoles };
+  return { el, refresh: () => (changed() ? load() : null), onRoles: fillRoles };
 }
