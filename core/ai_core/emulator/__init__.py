@@ -58,7 +58,8 @@ All under ``/api``; errors are ``{"error": "message"}`` with 400/404/405.
 
 ``GET /api/items``
     Query: ``type`` (request, dependency, exception, trace, event, metric, availability,
-    pageview; comma-separated for several), ``role``, ``operation_id``, ``since``/``until``
+    pageview; comma-separated for several), ``role``, ``name``, ``target`` (exact),
+    ``operation_id``, ``since``/``until``
     (ISO 8601, inclusive, on the telemetry time), ``success`` (true/false), ``q`` (substring of
     the envelope JSON, case-insensitive for ASCII), ``after_id`` (only items stored after that
     id: poll with the largest id seen), ``limit`` (default 100, max 10000), ``offset``.
@@ -82,6 +83,23 @@ All under ``/api``; errors are ``{"error": "message"}`` with 400/404/405.
     "failure_rate" (0..1), "avg_duration_ms"}``. A dependency of role A whose child request
     (same operation, request parentId == dependency id) is in role B gives A -> B; otherwise
     it goes to the external node of its target (InProc dependencies are left out).
+``GET /api/performance`` / ``GET /api/failures``
+    Query: ``type`` (request or dependency, default request), ``role``, ``name``, ``target``,
+    ``since``/``until``, ``buckets`` (1..500, default 60). Performance: ``{"type",
+    "operations": [{"role", "name", ("target", "dependency_type"), "count", "failed", "avg_ms",
+    "p50", "p95", "p99"}], "bucket_ms", "since", "until", "series": [{"time", "count",
+    "failed", "failure_rate", "avg_ms", "p95"}]}`` (nearest-rank percentiles; a bucket is
+    listed by its start when it holds items). Failures: ``operations`` with ``count``,
+    ``failed``, ``failure_rate`` (most failures first), ``result_codes`` ``[{"result_code",
+    "count"}]`` of the failed items, ``exception_types`` ``[{"exception_type", "count"}]`` of
+    their operations, and ``series`` with ``count``, ``failed``, ``failure_rate``.
+``GET /api/metrics``
+    Without ``name``: ``{"metrics": [{"name", "items", "aggregation" ("sum" or "avg"),
+    "standard" ("requests/duration", "dependencies/duration" or null), "dimensions"}]}``;
+    ``_OTELRESOURCE_`` only with ``include_resource=true``. With ``name`` (and ``split``:
+    ``role`` or a dimension, ``role``, ``since``, ``until``, ``buckets``): ``{"name", "split",
+    "bucket_ms", "groups": [{"value", "series": [{"time", "sum", "count", "min", "max",
+    "avg"}]}]}``.
 ``GET /api/rejected``
     Query ``limit``, ``offset``, ``after_id``. ``{"items": [{"id", "received_at",
     "batch_index", "status_code", "message", "envelope" (parsed, or null), "raw" (the text

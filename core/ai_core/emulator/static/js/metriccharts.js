@@ -70,7 +70,7 @@ export function metricChartsView(params, app) {
 
   // Aggregates read every matching item: the poll recomputes them only when the store changed.
   function changed() {
-    if (st.seen === app.lastStored) return false;
+    if (st.seen === null || st.seen === app.lastStored) { st.seen = app.lastStored; return false; }
     st.seen = app.lastStored;
     return true;
   }
