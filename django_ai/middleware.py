@@ -16,18 +16,17 @@ from typing import Any, Optional
 
 from django.utils.deprecation import MiddlewareMixin
 
+from opentelemetry import trace
+
 from ai_core.web.annotation import annotate_request
 from ai_core.web.guard import guarded
+from django_ai.routes import request_route
 
 
 class ApplicationInsightsMiddleware(MiddlewareMixin):
     """Inserted into ``MIDDLEWARE`` by ``django_ai`` at start-up; never listed by the user."""
 
     def process_view(self, request: Any, view_func: Any, view_args: Any, view_kwargs: Any) -> None:
-        from opentelemetry import trace
-
-        from django_ai.routes import request_route
-
         with guarded("naming the Django route"):
             annotate_request(trace.get_current_span(), route=request_route(request))
         return None

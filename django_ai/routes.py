@@ -8,6 +8,7 @@ so they are turned into the same ``<name>`` form (``^articles/(?P<year>[0-9]{4})
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any, List, Optional
 
@@ -21,6 +22,7 @@ _ESCAPED = re.compile(r"\\(.)")
 _REGEX_SIGNS = re.compile(r"[\^$()\[\]\\?*+{}|]")
 
 
+@functools.lru_cache(maxsize=2048)  # an app has a fixed set of routes; this runs per request
 def readable_route(route: str) -> str:
     """A ``re_path`` regex in the ``<name>`` form of ``path()`` routes; others unchanged."""
     if not _REGEX_SIGNS.search(route):
