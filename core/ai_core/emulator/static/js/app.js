@@ -99,7 +99,7 @@ function renderStats(stats) {
     r.batches_faulted ? stat("faulted batches", r.batches_faulted, "stat-warn", "stat-faulted") : null,
     stats.faults_pending ? stat("faults pending", stats.faults_pending, "stat-warn", "stat-faults-pending") : null,
     h("span", { class: "stat stat-uptime" }, `up ${fmtUptime(r.uptime_s)}`));
-  for (const badge of document.querySelectorAll("[data-count]")) {
+  for (const badge of document.querySelectorAll(".tabs [data-count]")) {
     const type = badge.dataset.count;
     const n = type === "rejected" ? st.rejected : (st.by_type || {})[type] || 0;
     badge.textContent = n ? fmtNumber(n) : "";

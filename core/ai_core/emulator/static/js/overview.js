@@ -99,7 +99,7 @@ export function overviewView(mode, params, app) {
       h("thead", {}, h("tr", {}, cols.map(([c, cls]) => h("th", { scope: "col", class: cls || null }, c)))),
       h("tbody", {}, shown.map((op) => h("tr", {
         tabindex: "0", "data-testid": "operation-row", class: isSel(op) ? "row-selected" : null,
-        dataset: { name: op.name, role: op.role ?? "", target: op.target ?? "", count: op.count, failed: op.failed,
+        dataset: { name: op.name, role: op.role ?? "", target: op.target ?? "", items: op.count, failed: op.failed,
           p50: op.p50 ?? "", p95: op.p95 ?? "", p99: op.p99 ?? "" },
         title: `Show the ${perf ? "" : "failed "}${noun} of this operation`,
         onclick: () => select(op),
