@@ -60,6 +60,11 @@ def test_performance_numbers_and_chart_match_the_requests(seeded: Dict[str, Any]
     assert sum(points(count_chart)) == len(requests)
     expect(page.get_by_test_id("duration-chart").get_by_test_id("chart-series")).to_have_count(2)
     screenshot(page, "performance")
+    # A later poll (the live clock moves on) leaves the table as it was.
+    live = page.get_by_test_id("live-status")
+    expect(live).to_contain_text("Live ·")
+    expect(live).not_to_have_text(live.inner_text(), timeout=15000)
+    expect(rows.filter(has_text="GET /slow-report")).to_have_count(1)
 
     # An operation -> its requests -> one of them opens its transaction.
     rows.filter(has_text="GET /slow-report").click()
