@@ -17,7 +17,7 @@ import math
 from datetime import datetime, timedelta, timezone
 from typing import Any, Dict, List, Optional, Tuple
 
-from ai_core.emulator.store import Store
+from ai_core.emulator.store import Store, add_filters
 
 MAX_BUCKETS = 500
 RESOURCE_METRIC = "_OTELRESOURCE_"
@@ -35,17 +35,9 @@ def _parse(text: str) -> datetime:
 
 def _where(type: str, role: Optional[str], name: Optional[str], target: Optional[str],
            since: Optional[str], until: Optional[str]) -> Tuple[str, List[Any]]:
-    clauses, params = ["type = ?"], [type]
-    for column, value in (("role", role), ("name", name), ("target", target)):
-        if value is not None:
-            clauses.append(column + " = ?")
-            params.append(value)
-    if since:
-        clauses.append("time >= ?")
-        params.append(since)
-    if until:
-        clauses.append("time <= ?")
-        params.append(until)
+    clauses: List[str] = ["type = ?"]
+    params: List[Any] = [type]
+    add_filters(clauses, params, (("role", role), ("name", name), ("target", target)), since, until)
     return " AND ".join(clauses), params
 
 

@@ -68,6 +68,21 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
+
+def add_filters(where: List[str], params: List[Any], equal: Any, since: Optional[str], until: Optional[str]) -> None:
+    """The filters the item list and the aggregates share: ``column = value`` for each given
+    value, and the inclusive telemetry-time window."""
+    for column, value in equal:
+        if value is not None:
+            where.append(column + " = ?")
+            params.append(value)
+    if since:
+        where.append("time >= ?")
+        params.append(since)
+    if until:
+        where.append("time <= ?")
+        params.append(until)
+
 class Store:
     """Thread-safe access to the emulator database (``path`` or ``":memory:"``)."""
 
@@ -172,17 +187,8 @@ class Store:
             types = [t.strip() for t in type.split(",") if t.strip()]
             where.append("type IN (%s)" % ", ".join("?" * len(types)))
             params.extend(types)
-        for column, value in (("role", role), ("name", name), ("target", target),
-                              ("operation_id", operation_id)):
-            if value is not None:
-                where.append(column + " = ?")
-                params.append(value)
-        if since:
-            where.append("time >= ?")
-            params.append(since)
-        if until:
-            where.append("time <= ?")
-            params.append(until)
+        add_filters(where, params, (("role", role), ("name", name), ("target", target),
+                                    ("operation_id", operation_id)), since, until)
         if success is not None:
             where.append("success = ?")
             params.append(1 if success else 0)
