@@ -177,7 +177,9 @@ def _build(opts: Options, role_default: Optional[str] = None, role_name: Optiona
         sender=sender,
     )
     trace_exporter = AzureMonitorTraceExporter(request_lookup=registry, **exporter_kwargs)
-    log_exporter = AzureMonitorLogExporter(request_lookup=registry, **exporter_kwargs)
+    log_exporter = AzureMonitorLogExporter(
+        request_lookup=registry, trace_sampling_ratio=opts.sampling_ratio, **exporter_kwargs
+    )
     metric_exporter = AzureMonitorMetricExporter(**exporter_kwargs)
     metric_readers = [WorkerMetricReader(metric_exporter)]
     if otlp is not None:

@@ -203,15 +203,30 @@ class AzureMonitorTraceExporter(_ExporterBase, SpanExporter):
 
 
 class AzureMonitorLogExporter(_ExporterBase, LogRecordExporter):
-    """Log records -> Message / Exception / Event envelopes."""
+    """Log records -> Message / Exception / Event envelopes.
+
+    ``trace_sampling_ratio``: the ratio of the sampler the app's spans go through, given by
+    ``configure()``; below 1, a record written inside a kept trace carries that trace's
+    ``sampleRate`` so counts of log lines scale up like counts of requests.
+    """
+
+    def __init__(
+        self, connection_string: "str | ConnectionString | None" = None, *args: Any,
+        trace_sampling_ratio: Optional[float] = None, **kwargs: Any,
+    ) -> None:
+        super().__init__(connection_string, *args, **kwargs)
+        ratio = trace_sampling_ratio
+        self._trace_sample_rate = ratio * 100 if ratio is not None and ratio < 1 else None
 
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         if not batch:
             return LogRecordExportResult.SUCCESS
-        ikey, lookup = self.ikey, self._request_lookup
+        ikey, lookup, rate = self.ikey, self._request_lookup, self._trace_sample_rate
         envelopes = [
             env
-            for env in (self._convert_guarded(lambda r: log_to_envelope(r, ikey, lookup), rec) for rec in paced(batch))
+            for env in (
+                self._convert_guarded(lambda r: log_to_envelope(r, ikey, lookup, rate), rec) for rec in paced(batch)
+            )
             if env is not None
         ]
         if not envelopes:

@@ -176,3 +176,22 @@ def test_logged_exception_with_traceback_keeps_its_stack(pipeline: Any) -> None:
     assert details["stack"].startswith("Traceback (most recent call last):")
     assert env["data"]["baseData"]["severityLevel"] == 3
     assert "ai.operation.id" in env["tags"]
+
+
+def test_logs_of_a_kept_trace_carry_its_sample_rate(pipeline: Any) -> None:
+    """Item 8: below 100 %, a record inside a sampled trace stands for as many records as the
+    trace's spans do; a record outside any trace was not sampled and carries no rate."""
+    logger, exporter, tracer = pipeline
+    with tracer.start_as_current_span("GET /orders", kind=SpanKind.SERVER):
+        logger.warning("order 7 is late")
+        try:
+            raise ValueError("no stock")
+        except ValueError:
+            logger.exception("could not reserve")
+    logger.warning("outside")
+    records = exporter.get_finished_logs()
+    rated = [wire(log_to_envelope(r, IKEY, trace_sample_rate=25.0)) for r in records]
+    assert [(e["name"].rsplit(".", 1)[-1], e.get("sampleRate")) for e in rated] == [
+        ("Message", 25.0), ("Exception", 25.0), ("Message", None)]
+    # Without a rate (100 % sampling, or a plain exporter) nothing changes: the official output.
+    assert all("sampleRate" not in wire(log_to_envelope(r, IKEY)) for r in records)

@@ -257,17 +257,28 @@ def _is_availability(attributes: Mapping[str, Any]) -> bool:
     return True
 
 
+def _in_sampled_trace(log: Any) -> bool:
+    flags = log.trace_flags
+    return bool(log.trace_id and log.span_id and flags is not None and int(flags) & 0x01)
+
+
 def log_to_envelope(
     record: ReadableLogRecord,
     ikey: str,
     request_lookup: Optional[RequestLookup] = None,
+    trace_sample_rate: Optional[float] = None,
 ) -> Optional[Dict[str, Any]]:
     """The envelope for one log record (never None today; the Optional leaves room to drop).
 
     Type decision, first match: exception attributes -> Exception; a custom event name or the
     event marker -> Event; all four availability attributes -> Availability; else Message.
+
+    ``trace_sample_rate`` (percent, below 100) is the rate of the sampler that kept this
+    record's trace: a record written inside a sampled trace stands for as many records as its
+    spans do (README, "Deliberate differences"), so it carries the same ``sampleRate``.
     """
     log = record.log_record
+    rate = trace_sample_rate if trace_sample_rate is not None and _in_sampled_trace(log) else None
     attributes = log.attributes or {}
     scope = record.instrumentation_scope
     tags = _log_tags(log, record.resource, attributes, request_lookup)
@@ -279,12 +290,12 @@ def log_to_envelope(
 
     if attributes.get(_EXCEPTION_TYPE) is not None or attributes.get(_EXCEPTION_MESSAGE) is not None:
         data = _exception_data(attributes, message, severity_level(log.severity_number), props, measurements)
-        return new_envelope("Exception", ikey, tags, time_ns, "ExceptionData", data)
+        return new_envelope("Exception", ikey, tags, time_ns, "ExceptionData", data, rate)
     if attributes.get(_CUSTOM_EVENT_NAME) is not None or attributes.get(_EVENT_MARKER) is not None:
         data = _event_data(attributes, message, props, measurements)
-        return new_envelope("Event", ikey, tags, time_ns, "EventData", data)
+        return new_envelope("Event", ikey, tags, time_ns, "EventData", data, rate)
     if attributes and _is_availability(attributes):
         data = _availability_data(attributes, message, props, measurements)
-        return new_envelope("Availability", ikey, tags, time_ns, "AvailabilityData", data)
+        return new_envelope("Availability", ikey, tags, time_ns, "AvailabilityData", data, rate)
     data = _message_data(message, severity_level(log.severity_number), props, measurements)
-    return new_envelope("Message", ikey, tags, time_ns, "MessageData", data)
+    return new_envelope("Message", ikey, tags, time_ns, "MessageData", data, rate)
