@@ -3,7 +3,11 @@
 For Flask (gunicorn, 1 sync worker), FastAPI (uvicorn, 1 worker) and Django (gunicorn, 1 sync
 worker), each mode of ``web_apps/modes.py`` (plain, floor, official, ours) serves ``/`` and
 ``/realistic`` (one SQLite query, one outbound HTTP call, one log line) under
-``wrk -t1 -c8``. Modes are interleaved round by round so a busy machine hurts them alike.
+``wrk -t1 -c8``. Modes are interleaved round by round so a busy machine hurts them alike; ours
+runs right next to the floor and to the official distro, in an order reversed every other
+round, and each ratio is the median of the per-round ratios (pairs a few seconds apart), with
+their range: on a shared VM whose speed drifts by 2x within minutes, a ratio of medians taken
+minutes apart measures the drift.
 Telemetry goes to a local sink (``sink.py``) that counts Request envelopes: a mode whose
 count is under 90% of the requests served is reported invalid, not fast. The server is
 stopped gracefully after each load, so a mode that loses its last batch at stop shows it.
@@ -30,7 +34,7 @@ from typing import Dict, List, Optional, Tuple
 HERE = Path(__file__).resolve().parent
 APPS = HERE / "web_apps"
 BIN = Path(sys.executable).parent
-MODES = ("plain", "floor", "official", "ours")
+MODES = ("plain", "floor", "ours", "official")  # ours between the two it is compared with
 ROUTES = {"hello": "/", "realistic": "/realistic"}
 
 
@@ -175,7 +179,7 @@ def main() -> int:
         for rnd in range(args.rounds):
             for framework in args.frameworks.split(","):
                 for route in args.routes.split(","):
-                    for mode in MODES:
+                    for mode in (MODES if rnd % 2 == 0 else MODES[::-1]):
                         if (framework, mode) in unavailable:
                             continue
                         try:
@@ -183,6 +187,7 @@ def main() -> int:
                         except (RuntimeError, subprocess.CalledProcessError) as err:
                             unavailable[(framework, mode)] = str(err).splitlines()[-1][:120] if str(err) else "failed"
                             continue
+                        r["round"] = rnd
                         results.setdefault((framework, route, mode), []).append(r)
                         print("round %d %-8s %-9s %-8s %7.0f req/s" % (rnd + 1, framework, route, mode, r["rps"]),
                               file=sys.stderr, flush=True)
@@ -200,15 +205,27 @@ def _median(rows: List[Dict[str, object]], key: str) -> Optional[float]:
     return statistics.median(values) if values else None
 
 
+def paired_ratio(ours: List[Dict[str, object]], other: List[Dict[str, object]]) -> str:
+    """Median of ours/other req/s over the rounds both ran in, with the range of those ratios."""
+    by_round = {r["round"]: float(r["rps"]) for r in other if r.get("rps")}
+    ratios = sorted(float(r["rps"]) / by_round[r["round"]] for r in ours if r["round"] in by_round)
+    if not ratios:
+        return ""
+    if len(ratios) == 1:
+        return "%.2f" % ratios[0]
+    return "%.2f (%.2f-%.2f)" % (statistics.median(ratios), ratios[0], ratios[-1])
+
+
 def report(results: Dict[Tuple[str, str, str], List[Dict[str, object]]], unavailable: Dict[Tuple[str, str], str],
            args: argparse.Namespace) -> str:
-    lines = ["", "wrk -t1 -c8, %gs per run, %d interleaved rounds; medians of the rounds" % (args.duration, args.rounds),
+    lines = ["", "wrk -t1 -c8, %gs per run, %d interleaved rounds; figures are medians of the rounds, ratios the "
+             "median (and range) of the per-round ratios" % (args.duration, args.rounds),
              "", "| framework | route | mode | req/s | p50 ms | p99 ms | CPU s / 1000 req | delivered | ours/floor | ours/official |",
              "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"]
     for framework in args.frameworks.split(","):
         for route in args.routes.split(","):
-            floor = _median(results.get((framework, route, "floor"), []), "rps")
-            official = _median(results.get((framework, route, "official"), []), "rps")
+            floor_rows = results.get((framework, route, "floor"), [])
+            official_rows = results.get((framework, route, "official"), [])
             for mode in MODES:
                 rows = results.get((framework, route, mode), [])
                 if not rows:
@@ -218,8 +235,9 @@ def report(results: Dict[Tuple[str, str, str], List[Dict[str, object]]], unavail
                 rps = _median(rows, "rps")
                 delivered = _median(rows, "delivered")
                 valid = delivered is None or delivered >= 0.9
-                ratio_floor = "%.2f" % (rps / floor) if mode == "ours" and floor and valid else ""
-                ratio_official = "%.2f" % (rps / official) if mode == "ours" and official and valid else ""
+                ours = mode == "ours" and valid
+                ratio_floor = paired_ratio(rows, floor_rows) if ours else ""
+                ratio_official = paired_ratio(rows, official_rows) if ours else ""
                 lines.append("| %s | %s | %s | %s | %.2f | %.2f | %.2f | %s | %s | %s |" % (
                     framework, route, mode, ("%.0f" % rps) if valid else "invalid (%.0f)" % rps,
                     _median(rows, "p50"), _median(rows, "p99"), _median(rows, "cpu_per_1000"),
