@@ -5,7 +5,7 @@ requests, request and response body sizes). Application Insights keeps only the 
 the standard metric ``requests/duration`` / ``dependencies/duration``); the others would be
 dropped at export (``ai_core.envelopes.metrics``), after the SDK aggregated them on the
 request thread. Handing the instrumentations no-op instruments for those names removes that
-work from every request (the README's "Performance" section has the figures), while the
+work from every request (benchmarks/README.md has the figures), while the
 instruments the app creates itself, through the global meter provider, are never touched.
 """
 

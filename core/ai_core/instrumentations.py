@@ -42,7 +42,7 @@ class Instrumented(list):
 
     A library the app has not imported yet is instrumented when it is (a post-import hook):
     ``configure()`` does not import ``requests`` or ``httpx`` into an app that never uses
-    them, which is most of its start-up time otherwise (the README's "Performance" section).
+    them, which is most of its start-up time otherwise (benchmarks/README.md, start-up).
     ``cancel()`` (at shutdown) keeps a later import from instrumenting for a stopped pipeline.
     """
 
