@@ -21,6 +21,8 @@ KNOWN_INSTRUMENTATIONS = {
     "psycopg": ("psycopg", "opentelemetry.instrumentation.psycopg", "PsycopgInstrumentor"),
     "sqlite3": ("sqlite3", "opentelemetry.instrumentation.sqlite3", "SQLite3Instrumentor"),
 }
+# Where ours is used instead of the stock instrumentor (which must still be installed).
+_OUR_INSTRUMENTORS = {"sqlite3": ("ai_core.sqlite3_instrumentation", "SQLite3Instrumentor")}
 
 
 def _installed(module: str) -> bool:
@@ -77,6 +79,7 @@ def enable_instrumentations(names: Optional[Sequence[str]], tracer_provider: Any
                     name, " ".join(missing),
                 )
             continue
+        module, cls_name = _OUR_INSTRUMENTORS.get(name, (module, cls_name))
         instrument = _instrumenting(name, module, cls_name, tracer_provider, meter_provider, done)
         if library in sys.modules:
             instrument(sys.modules[library])

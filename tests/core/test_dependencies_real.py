@@ -146,6 +146,35 @@ def test_sqlite3_queries_are_dependencies_of_their_request(emulator: Emulator, t
     ]
 
 
+def test_sqlite3_connection_shortcuts_are_dependencies_too(emulator: Emulator, tmp_path) -> None:  # noqa: F811
+    """``conn.execute``/``executemany`` (the tutorials' style) make their cursor in C, where the
+    stock instrumentation never sees it; ours runs them through a traced cursor."""
+    db = str(tmp_path / "shop.db")
+    calls = """
+    conn = sqlite3.connect(%r)
+    with conn:
+        conn.execute("CREATE TABLE orders (id INTEGER)")
+        conn.executemany("INSERT INTO orders VALUES (?)", [(1,), (2,)])
+    assert conn.execute("SELECT count(*) FROM orders").fetchone() == (2,)
+    cur = conn.cursor()
+    cur.execute("SELECT max(id) FROM orders")
+    try:
+        conn.execute("SELECT * FROM missing_orders")
+    except sqlite3.OperationalError:
+        pass
+    conn.close()""" % db
+    deps = run_calls(emulator, "import sqlite3", calls)
+    summary = [(d["envelope"]["data"]["baseData"]["type"], d["envelope"]["data"]["baseData"]["data"], d["success"])
+               for d in deps]
+    assert summary == [  # one dependency per query, shortcut or cursor alike
+        ("SQL", "CREATE TABLE orders (id INTEGER)", True),
+        ("SQL", "INSERT INTO orders VALUES (?)", True),
+        ("SQL", "SELECT * FROM missing_orders", False),
+        ("SQL", "SELECT count(*) FROM orders", True),
+        ("SQL", "SELECT max(id) FROM orders", True),
+    ]
+
+
 def test_psycopg2_queries_against_a_real_postgresql_are_dependencies_of_their_request(emulator: Emulator, postgres) -> None:  # noqa: F811
     calls = """
     conn = psycopg2.connect(%r)
