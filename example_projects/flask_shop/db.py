@@ -29,9 +29,7 @@ def get_db() -> sqlite3.Connection:
 
 
 def query(sql: str, params: tuple = ()) -> List[sqlite3.Row]:
-    # Through a cursor: the sqlite3 instrumentation records cursor queries, not the
-    # Connection.execute() shortcut.
-    return get_db().cursor().execute(sql, params).fetchall()
+    return get_db().execute(sql, params).fetchall()
 
 
 def query_one(sql: str, params: tuple = ()) -> Optional[Any]:
