@@ -17,6 +17,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
 from ai_core.delivery.worker import Channel, ExportWorker
 from ai_core.diagnostics import DROPS
+from ai_core.envelopes.logs import trace_sampled
 
 logger = logging.getLogger("ai_core")
 
@@ -57,10 +58,8 @@ class QueueLogRecordProcessor(LogRecordProcessor):
 
     def on_emit(self, log_record: Any) -> None:
         record = getattr(log_record, "log_record", None)
-        if record is not None and record.trace_id and record.span_id:
-            flags = record.trace_flags
-            if flags is not None and not int(flags) & 0x01:
-                return
+        if record is not None and trace_sampled(record) is False:
+            return
         for channel in self._channels:
             self._worker.submit(channel, log_record)
 

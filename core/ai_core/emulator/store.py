@@ -68,7 +68,6 @@ def utc_now() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-
 def add_filters(where: List[str], params: List[Any], equal: Any, since: Optional[str], until: Optional[str]) -> None:
     """The filters the item list and the aggregates share: ``column = value`` for each given
     value, and the inclusive telemetry-time window."""
@@ -82,6 +81,7 @@ def add_filters(where: List[str], params: List[Any], equal: Any, since: Optional
     if until:
         where.append("time <= ?")
         params.append(until)
+
 
 class Store:
     """Thread-safe access to the emulator database (``path`` or ``":memory:"``)."""

@@ -40,7 +40,7 @@ from ai_core.web.annotation import (
     client_ip_of,
 )
 
-__all__ = ["log_to_envelope", "severity_level", "body_to_message"]
+__all__ = ["log_to_envelope", "severity_level", "body_to_message", "trace_sampled"]
 
 # Attributes that feed envelope fields rather than customDimensions. Unlike spans, logs keep
 # http.*, client.address and ai.operation.name as properties: the official exporter does.
@@ -257,9 +257,13 @@ def _is_availability(attributes: Mapping[str, Any]) -> bool:
     return True
 
 
-def _in_sampled_trace(log: Any) -> bool:
+def trace_sampled(log: Any) -> Optional[bool]:
+    """Whether the trace a log record was written in was sampled; None outside any trace
+    (or when the record carries no flags)."""
     flags = log.trace_flags
-    return bool(log.trace_id and log.span_id and flags is not None and int(flags) & 0x01)
+    if not (log.trace_id and log.span_id) or flags is None:
+        return None
+    return bool(int(flags) & 0x01)
 
 
 def log_to_envelope(
@@ -278,7 +282,7 @@ def log_to_envelope(
     spans do (README, "Deliberate differences"), so it carries the same ``sampleRate``.
     """
     log = record.log_record
-    rate = trace_sample_rate if trace_sample_rate is not None and _in_sampled_trace(log) else None
+    rate = trace_sample_rate if trace_sample_rate is not None and trace_sampled(log) else None
     attributes = log.attributes or {}
     scope = record.instrumentation_scope
     tags = _log_tags(log, record.resource, attributes, request_lookup)
