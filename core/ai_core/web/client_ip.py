@@ -10,7 +10,7 @@ chooses the header that is read.
 
 - ``0``: the peer; the headers are ignored.
 - ``N`` (an int): the last N hops are our proxies, so the client is the header's entry
-  ``[-N]``. If that entry is not an address (``unknown``, an obfuscated ``_hidden``, empty,
+  ``[-N]``. If that entry is not an address (``unknown``, an obfuscated ``_hidden``,
   garbage), the nearest address to its right is used: a proxy we trust wrote it. Then the peer.
   A header with fewer than N entries was written entirely by our proxies: its leftmost
   address. Nothing left of ``[-N]`` is ever read, since the client wrote that part.
@@ -27,7 +27,9 @@ chooses the header that is read.
 
 Parsing: entries may carry ports, brackets, spaces and upper-case hex; ``Forwarded``
 elements are ``;``-separated pairs with case-insensitive keys and optionally quoted values,
-and an element without exactly one ``for=`` is a hop whose address is unknown. Both
+and an element without exactly one ``for=`` is a hop whose address is unknown. Empty list
+elements (``a,, b``, a trailing ``,``, blanks only) are no hops: RFC 7230 section 7 says a
+recipient ignores them, and a header of nothing else counts as absent. Both
 headers are split at every comma, even inside quotes: a quote a client leaves open must not
 swallow the entries our proxies append after it. Only the rightmost 8 KiB and 64 hops are
 read, cut from the left, where the client's part is. IPv6 zone ids (``fe80::1%eth0``) are
@@ -141,13 +143,10 @@ def _network(item: object) -> Optional[IPNetwork]:
 
 def _hops(forwarded_for: object, forwarded: object) -> list[Optional[IPAddress]]:
     """The header's hops, oldest first: ``X-Forwarded-For`` if present, else ``Forwarded``."""
-    text = _header_text(forwarded_for)
-    if text.strip():
-        return [_address(entry) for entry in _rightmost_entries(text)]
-    text = _header_text(forwarded)
-    if text.strip():
-        return [_address(_for_value(element)) for element in _rightmost_entries(text)]
-    return []
+    entries = _rightmost_entries(_header_text(forwarded_for))
+    if entries:
+        return [_address(entry) for entry in entries]
+    return [_address(_for_value(element)) for element in _rightmost_entries(_header_text(forwarded))]
 
 
 def _header_text(value: object) -> str:
@@ -165,12 +164,13 @@ def _line_text(line: str | bytes) -> str:
 
 
 def _rightmost_entries(text: str) -> list[str]:
-    """The comma-separated entries of the header's right end (where our proxies write)."""
+    """The non-empty comma-separated entries of the header's right end (where our proxies
+    write); empty elements are dropped before the last ``MAX_HOPS`` are taken."""
     if len(text) > MAX_HEADER_CHARS:
         # The cut splits an entry in two; its right half ("1.2.3.4" of "201.2.3.4") was never
         # written by anyone, so it is dropped.
         text = text[-MAX_HEADER_CHARS:].partition(",")[2]
-    return text.split(",")[-MAX_HOPS:]
+    return [entry for entry in text.split(",") if entry.strip()][-MAX_HOPS:]
 
 
 def _for_value(element: str) -> str:
