@@ -136,7 +136,8 @@ def test_get_pending_and_delete(emulator):
     assert pending == [{"status": 503, "count": 3, "retry_after": "1", "delay_ms": 0,
                         "drop_connection": False, "applied": 1, "remaining": 2}]
     assert http("GET", emulator.url + "/api/stats").json()["faults_pending"] == 1
-    assert http("DELETE", emulator.url + "/api/faults").json() == {"cleared": 1}
+    assert http("DELETE", emulator.url + "/api/faults",
+                headers={"X-Requested-With": "test"}).json() == {"cleared": 1}
     assert http("GET", emulator.url + "/api/faults").json() == {"pending": []}
     assert post_track(emulator.url, BATCH[:1]).status == 200
 

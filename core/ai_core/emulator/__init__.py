@@ -5,8 +5,9 @@ stores telemetry in SQLite and serves a JSON query API (and, from ``static/``, t
 
 Command line
 ============
-``python -m ai_core.emulator [--port 8990] [--host 127.0.0.1] [--db ./emulator.db | :memory:]
-[--log-requests]``. ``--port 0`` picks a free port. Start-up prints (and flushes)::
+``python -m ai_core.emulator [--port 8990] [--host 127.0.0.1] [--allow-host NAME]...
+[--db ./emulator.db | :memory:] [--log-requests]``. ``--port 0`` picks a free port. Start-up
+prints (and flushes)::
 
     Application Insights emulator listening on http://127.0.0.1:8990 (db: /abs/emulator.db)
     Connection string: InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:8990
@@ -46,15 +47,24 @@ Reply (``application/json``)::
                  "message": "data.baseData.url: longer than 2048 characters (2100)"}]}
 
 Status 200 when every item is accepted, 206 when some are rejected, 400 when every item is
-rejected or the body is unreadable (bad gzip, not JSON, empty; then ``itemsReceived`` is 0 and
-one error with index 0 says why). In NDJSON a single unparseable line is one rejected item.
+rejected or the body is unreadable (bad gzip, not JSON, nested too deeply, empty; then
+``itemsReceived`` is 0 and one error with index 0 says why), 413 when the body is over 64 MiB
+or inflates to more than 64 MiB (inflated as a stream, stopped at the cap). In NDJSON a single unparseable line is one rejected item.
 Rejection messages are ``"<field path>: <reason>"``; see ``validate.py`` for the rules. Tags
 longer than the schema allows are accepted (the service truncates them) and listed in the
 item's ``warnings``.
 
+Hostile pages
+=============
+Every request whose ``Host`` is not a loopback name or address (``localhost``, ``*.localhost``,
+127.0.0.0/8, ``[::1]``; any IP literal), the ``--host`` served or an ``--allow-host`` name gets
+421 (DNS rebinding). Every state-changing ``/api`` request (not GET/HEAD/OPTIONS) without a
+JSON ``Content-Type`` or an ``X-Requested-With`` header gets 403 (cross-site forms). See
+``request_guard.py``.
+
 JSON API
 ========
-All under ``/api``; errors are ``{"error": "message"}`` with 400/404/405.
+All under ``/api``; errors are ``{"error": "message"}`` with 400/403/404/405.
 
 ``GET /api/items``
     Query: ``type`` (request, dependency, exception, trace, event, metric, availability,

@@ -22,6 +22,9 @@ def parse_args(argv: Optional[List[str]] = None) -> argparse.Namespace:
                         help="port to listen on; 0 picks a free one (default 8990)")
     parser.add_argument("--host", default="127.0.0.1",
                         help="address to bind (default 127.0.0.1: loopback only)")
+    parser.add_argument("--allow-host", action="append", default=[], metavar="NAME",
+                        help="also answer requests for this host name, e.g. a Docker Compose "
+                             "service name (repeatable; loopback names and addresses always)")
     parser.add_argument("--db", default="emulator.db",
                         help="SQLite file, or :memory: (default ./emulator.db)")
     parser.add_argument("--log-requests", action="store_true",
@@ -34,7 +37,7 @@ def main(argv: Optional[List[str]] = None) -> int:
     db = args.db if args.db == ":memory:" else os.path.abspath(args.db)
     try:
         emulator = Emulator(port=args.port, host=args.host, db=db,
-                            log_requests=args.log_requests)
+                            log_requests=args.log_requests, allowed_hosts=args.allow_host)
     except OSError as exc:
         print("cannot listen on %s:%d: %s" % (args.host, args.port, exc), file=sys.stderr)
         return 2

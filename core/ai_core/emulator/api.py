@@ -6,11 +6,10 @@ of sockets, so the HTTP server stays a thin adapter.
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
-from ai_core.emulator import aggregates
+from ai_core.emulator import aggregates, ingest
 from ai_core.emulator.app import EmulatorApp
 from ai_core.emulator.appmap import build_map
 from ai_core.emulator.summary import normalize_time
@@ -64,7 +63,7 @@ def _bool(query: Query, key: str) -> Optional[bool]:
 
 def _json_body(body: bytes) -> Any:
     try:
-        return json.loads(body.decode("utf-8") or "null")
+        return ingest.loads(body.decode("utf-8") or "null")
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, "body is not valid JSON: %s" % exc) from None
 

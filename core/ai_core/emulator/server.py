@@ -19,6 +19,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from ai_core.emulator import api, static
 from ai_core.emulator.app import EmulatorApp
+from ai_core.emulator.request_guard import HostPolicy, form_refusal
 
 MAX_BODY = 64 * 1024 * 1024  # a batch larger than this is not something an SDK sends
 _SLASHES = re.compile(r"/{2,}")
@@ -31,9 +32,11 @@ class EmulatorHTTPServer(ThreadingHTTPServer):
     # Many exporters and benchmark clients connect at once; the default backlog of 5 refuses.
     request_queue_size = 128
 
-    def __init__(self, address: Any, app: EmulatorApp, log_requests: bool = False) -> None:
+    def __init__(self, address: Any, app: EmulatorApp, log_requests: bool = False,
+                 hosts: Optional[HostPolicy] = None) -> None:
         self.app = app
         self.log_requests = log_requests
+        self.hosts = hosts or HostPolicy(str(address[0]))
         self._connections: Set[socket.socket] = set()
         self._connections_lock = threading.Lock()
         super().__init__(address, Handler)
@@ -146,6 +149,13 @@ class Handler(BaseHTTPRequestHandler):
 
     def _dispatch(self, method: str) -> None:
         try:
+            refusal = self.server.hosts.refusal(self.headers.get("Host"))
+            if refusal is not None:
+                self._refuse(421, refusal)
+                return
+            if method == "OPTIONS":
+                self._preflight()
+                return
             self._route(method)
         except (ConnectionError, socket.timeout):
             self.close_connection = True
@@ -165,6 +175,11 @@ class Handler(BaseHTTPRequestHandler):
     def _route(self, method: str) -> None:
         url = urlsplit(self.path)
         path = _SLASHES.sub("/", unquote(url.path)) or "/"
+        refusal = form_refusal(method, path, self.headers.get("Content-Type"),
+                               self.headers.get("X-Requested-With"))
+        if refusal is not None:
+            self._refuse(403, refusal)
+            return
         body = self._read_body() if method in ("POST", "PUT", "DELETE") else b""
         if body is None:
             return
@@ -207,6 +222,9 @@ class Handler(BaseHTTPRequestHandler):
         self._dispatch("DELETE")
 
     def do_OPTIONS(self) -> None:
+        self._dispatch("OPTIONS")
+
+    def _preflight(self) -> None:
         # CORS pre-flight for browser SDKs posting telemetry; the API and viewer are same-origin.
         if not self._is_track(self.path):
             self._send(204, b"", "text/plain")

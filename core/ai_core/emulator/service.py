@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, Iterable, List, Optional
 
 from ai_core.emulator.app import EmulatorApp
 from ai_core.emulator.appmap import build_map
+from ai_core.emulator.request_guard import HostPolicy
 from ai_core.emulator.server import EmulatorHTTPServer
 
 EMULATOR_IKEY = "00000000-0000-0000-0000-000000000000"
@@ -26,12 +27,17 @@ def connection_string(url: str, ikey: str = EMULATOR_IKEY) -> str:
 
 
 class Emulator:
-    """An emulator server bound to ``host:port`` (0 picks a free port) storing into ``db``."""
+    """An emulator server bound to ``host:port`` (0 picks a free port) storing into ``db``.
+
+    It answers requests for loopback names and addresses, ``host`` and ``allowed_hosts`` only
+    (a foreign ``Host`` gets 421: protection against DNS rebinding)."""
 
     def __init__(self, port: int = 0, host: str = "127.0.0.1", db: str = ":memory:",
-                 log_requests: bool = False) -> None:
+                 log_requests: bool = False, allowed_hosts: Iterable[str] = ()) -> None:
         self.app = EmulatorApp(db)
-        self._server = EmulatorHTTPServer((host, port), self.app, log_requests=log_requests)
+        # Requests naming another host are refused (DNS rebinding): see request_guard.
+        self._server = EmulatorHTTPServer((host, port), self.app, log_requests=log_requests,
+                                          hosts=HostPolicy(host, allowed_hosts))
         self._thread: Optional[threading.Thread] = None
         self.host = host
         self.port: int = self._server.server_address[1]

@@ -2,7 +2,7 @@
 
 The reply has the service's shape, ``{"itemsReceived", "itemsAccepted", "errors": [{"index",
 "statusCode", "message"}]}``: 200 when every item is accepted, 206 when some are rejected,
-400 when the body is unreadable or every item is rejected. A fault can replace the status,
+400 when the body is unreadable or every item is rejected, 413 when it inflates beyond the cap. A fault can replace the status,
 fail single items, delay the answer, or ask the server to drop the connection.
 """
 
@@ -74,7 +74,7 @@ class TrackHandler:
             items = ingest.parse(body, content_encoding)
         except ingest.BodyError as exc:
             items = None
-            body_error = str(exc)
+            body_error, body_status = str(exc), exc.status
         n = len(items) if items is not None else 0
         self.stats.add(batches_received=1, items_received=n, bytes_received=len(body),
                        batches_faulted=1 if fault is not None else 0)
@@ -87,8 +87,8 @@ class TrackHandler:
             return _reply(status, n, 0, errors, fault)
         if items is None:
             self.stats.add(batches_unreadable=1)
-            errors = [{"index": 0, "statusCode": 400, "message": body_error}]
-            return _reply(400, 0, 0, errors, fault)
+            errors = [{"index": 0, "statusCode": body_status, "message": body_error}]
+            return _reply(body_status, 0, 0, errors, fault)
         return self._process(items, fault)
 
     def _process(self, items: List[ingest.RawItem], fault: Optional[Fault]) -> TrackReply:

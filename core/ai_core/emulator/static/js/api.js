@@ -9,7 +9,11 @@ async function request(method, path, params) {
   }
   let response;
   try {
-    response = await fetch(url, { method, headers: { Accept: "application/json" }, cache: "no-store" });
+    const headers = { Accept: "application/json" };
+    // The emulator refuses a state-changing request without this header or a JSON body: a
+    // cross-site form can send neither (README, "The local emulator").
+    if (method !== "GET") headers["X-Requested-With"] = "ai-emulator-viewer";
+    response = await fetch(url, { method, headers, cache: "no-store" });
   } catch (err) {
     throw new ApiError(`The emulator at ${location.origin} is not reachable (${err.message}).`);
   }
