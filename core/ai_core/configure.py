@@ -24,7 +24,7 @@ from ai_core.autocollected_metrics import AutocollectedMeterProvider, standard_m
 from ai_core.envelopes.common import cloud_role, cloud_role_instance
 from ai_core.envelopes.spans import request_operation_name
 from ai_core.errors import ConfigurationError
-from ai_core.web.exclusion import Exclusion
+from ai_core.exclusion import Exclusion
 from ai_core.delivery.handoff import (
     QueueLogRecordProcessor,
     QueueSpanProcessor,

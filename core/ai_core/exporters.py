@@ -33,7 +33,7 @@ from ai_core.envelopes.metrics import APPLICATION_INSIGHTS_TEMPORALITY, metrics_
 from ai_core.envelopes.spans import otel_resource_envelope, span_to_envelopes
 from ai_core.errors import ConfigurationError
 from ai_core.request_context import RequestLookup
-from ai_core.web.annotation import APP_ROLE_KEY
+from ai_core.request_attributes import APP_ROLE_KEY
 
 logger = logging.getLogger(__name__)
 

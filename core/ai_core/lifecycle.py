@@ -45,9 +45,7 @@ def flush_on_exit(telemetry: Any) -> None:
                 if dies_now:
                     # The process ends with this signal: the graceful stop, which also puts what
                     # the endpoint did not take into offline storage instead of losing it.
-                    from ai_core.web.stop import graceful_stop
-
-                    graceful_stop(target)
+                    target.graceful_stop()
                 else:  # a server's own handler follows and stops gracefully; atexit shuts down
                     target.force_flush(FLUSH_ON_SIGNAL_S)
         except Exception:

@@ -15,6 +15,7 @@ fallback below them that is not an option: the framework's app identity.
 from __future__ import annotations
 
 import difflib
+import importlib
 import ipaddress
 import logging
 import os
@@ -34,6 +35,7 @@ __all__ = [
     "Options",
     "django_key",
     "flask_key",
+    "import_reader",
     "options_from_django_settings",
     "options_from_flask_config",
     "resolve_options",
@@ -43,7 +45,8 @@ SUPPORTED_INSTRUMENTATIONS: Tuple[str, ...] = ("requests", "urllib", "urllib3", 
 """Outbound-dependency instrumentations ``instrumentations`` may name."""
 
 IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
-UserIdOption = Union[bool, Callable[[Any], Optional[str]]]
+UserReader = Callable[[Any], Optional[str]]
+UserIdOption = Union[bool, UserReader]
 TelemetryProcessor = Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]
 
 DJANGO_SETTING = "APPLICATION_INSIGHTS"
@@ -189,8 +192,6 @@ def _user_id(value: Any, label: str) -> UserIdOption:
     if isinstance(value, bool):
         return value
     if isinstance(value, str):  # a dotted path, imported now so a typo fails at start-up
-        from ai_core.web.user import import_reader
-
         return import_reader(value, label)
     if callable(value):
         user_id: Callable[[Any], Optional[str]] = value
@@ -200,6 +201,28 @@ def _user_id(value: Any, label: str) -> UserIdOption:
         "True (the authenticated user's primary key), False, a callable (request) -> str or None, or its dotted path",
         value,
     )
+
+
+def import_reader(path: str, option: str = "user_id") -> UserReader:
+    """The callable a dotted path (``"myapp.telemetry.user_of"`` or ``"pkg.mod:func"``) names.
+
+    Raises:
+        ConfigurationError: naming ``option`` when the path does not import or is not callable.
+    """
+    module_name, sep, attr = path.partition(":")
+    if not sep:
+        module_name, _, attr = path.rpartition(".")
+    if not module_name or not attr:
+        raise ConfigurationError(f"{option} must be a dotted path like 'myapp.telemetry.user_of', got {path!r}")
+    try:
+        target: Any = importlib.import_module(module_name)
+        for part in attr.split("."):
+            target = getattr(target, part)
+    except (ImportError, AttributeError) as err:
+        raise ConfigurationError(f"{option}: cannot import {path!r} ({err})") from None
+    if not callable(target):
+        raise ConfigurationError(f"{option}: {path!r} is not callable")
+    return target  # type: ignore[no-any-return]
 
 
 def _trusted_proxies(value: Any, label: str) -> Union[int, Tuple[IPNetwork, ...]]:

@@ -22,7 +22,7 @@ from opentelemetry.trace import SpanKind
 
 from ai_core.forking import reset_lock_after_fork
 from ai_core.span_attributes import span_attributes
-from ai_core.web.annotation import app_role_of, auth_user_id_of, client_ip_of, fill_request_tags, user_id_of
+from ai_core.request_attributes import app_role_of, auth_user_id_of, client_ip_of, fill_request_tags, user_id_of
 
 NameFromSpan = Callable[[Any], Optional[str]]
 

@@ -28,7 +28,7 @@ from opentelemetry.util.types import Attributes
 
 from ai_core.errors import ConfigurationError
 from ai_core.span_attributes import span_attributes
-from ai_core.web.exclusion import is_excluded_context
+from ai_core.exclusion import is_excluded_context
 
 __all__ = [
     "SAMPLE_RATE_ATTRIBUTE",

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from typing import Any, List, Optional
 
 from ai_core.envelopes.logs import TRACK_EVENT_LOGGER
 
 logger = logging.getLogger("ai_core")
+
+STOP_TIMEOUT_S = 5.0
 
 
 class Telemetry:
@@ -63,6 +66,30 @@ class Telemetry:
         if not self.enabled or self._shut_down or self.worker is None:
             return True
         return self.worker.flush(timeout_s)
+
+    def graceful_stop(self, timeout_s: float = STOP_TIMEOUT_S) -> bool:
+        """The server is stopping: deliver what is queued (or put it in offline storage), then
+        shut down, within ``timeout_s``.
+
+        For the ASGI lifespan shutdown, gunicorn's ``worker_exit`` and SIGTERM: uvicorn
+        re-raises SIGTERM after its own shutdown, so ``atexit`` never runs and whatever was
+        still queued would be lost. Returns True when everything was sent in time; safe to
+        call twice, and never raises (an error here must not change how the server stops).
+        """
+        if self._shut_down:
+            return True
+        deadline = time.monotonic() + max(timeout_s, 0.0)
+        delivered = False
+        try:
+            delivered = bool(self.force_flush(timeout_s=max(timeout_s, 0.0)))
+        except Exception:
+            logger.debug("flush at stop failed", exc_info=True)
+        try:
+            # What the flush could not deliver in time goes to offline storage, within what is left.
+            self.shutdown(timeout_s=max(deadline - time.monotonic(), 0.5))
+        except Exception:
+            logger.debug("shutdown at stop failed", exc_info=True)
+        return delivered
 
     def install_exit_hooks(self) -> None:
         """Flush at interpreter exit and on SIGTERM (see ai_core.lifecycle for why both)."""

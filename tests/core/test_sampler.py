@@ -371,7 +371,7 @@ def test_outgoing_call_outside_a_request_is_not_dropped_by_an_excluded_url() -> 
     # to another service's /health is no request of ours (and would be kept inside one).
     import re
 
-    from ai_core.web.exclusion import Exclusion
+    from ai_core.exclusion import Exclusion
 
     exclusion = Exclusion([re.compile("/health")])
     provider, exporter = _provider(ApplicationInsightsSampler(1.0, exclude=exclusion.excludes_span_start), [1, 2, 3])

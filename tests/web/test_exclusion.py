@@ -11,7 +11,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import SpanKind
 
 from ai_core.sampler import ApplicationInsightsSampler
-from ai_core.web.exclusion import Exclusion, excluded_request, is_excluded_context
+from ai_core.exclusion import Exclusion, excluded_request, is_excluded_context
 
 
 @pytest.fixture()

@@ -30,7 +30,7 @@ from ai_core.envelopes.common import (
     synthetic_source,
 )
 from ai_core.request_context import RequestLookup
-from ai_core.web.annotation import (
+from ai_core.request_attributes import (
     AUTH_USER_ID,
     TAG_AUTH_USER_ID,
     TAG_CLIENT_IP,

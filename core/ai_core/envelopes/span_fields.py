@@ -15,7 +15,7 @@ from typing import Any, Dict, Mapping, Optional, Sequence
 from urllib.parse import urlsplit, uses_params
 
 from ai_core.envelopes.common import MAX_PROPERTY_KEY, MAX_PROPERTY_VALUE
-from ai_core.web.annotation import client_ip_of
+from ai_core.request_attributes import client_ip_of
 
 Attrs = Mapping[str, Any]
 

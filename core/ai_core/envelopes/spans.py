@@ -57,7 +57,7 @@ from ai_core.envelopes.span_fields import (
 )
 from ai_core.privacy import safe_url
 from ai_core.span_attributes import attribute_dict, span_attributes
-from ai_core.web.annotation import APP_ROLE_KEY, AUTH_USER_ID, TAG_AUTH_USER_ID, TAG_USER_ID, USER_ID, app_role_of
+from ai_core.request_attributes import APP_ROLE_KEY, AUTH_USER_ID, TAG_AUTH_USER_ID, TAG_USER_ID, USER_ID, app_role_of
 from ai_core.request_context import RequestContext, RequestLookup
 
 __all__ = ["span_to_envelopes", "request_operation_name", "otel_resource_envelope"]

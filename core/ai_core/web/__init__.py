@@ -16,7 +16,7 @@ they build the pipeline).
 
 from ai_core.web.annotation import annotate_request, record_uncaught_exception
 from ai_core.web.client_ip import client_ip
-from ai_core.web.exclusion import Exclusion, excluded_request
+from ai_core.exclusion import Exclusion, excluded_request
 from ai_core.web.guard import guard, guarded
 from ai_core.web.naming import NOT_FOUND_ROUTE, operation_name, route_template
 from ai_core.web.stop import graceful_stop

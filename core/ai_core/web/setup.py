@@ -24,7 +24,7 @@ from ai_core.options import (
 from ai_core.telemetry import Telemetry
 from ai_core.web.browser import inject_loader, is_injectable, loader_snippet
 from ai_core.web.client_ip import client_ip
-from ai_core.web.exclusion import Exclusion, RouteResolver
+from ai_core.exclusion import Exclusion, RouteResolver
 from ai_core.web.guard import guarded
 from ai_core.web.stop import STOP_TIMEOUT_S, graceful_stop
 from ai_core.web.user import UserReader, UserResolver

@@ -1,43 +1,28 @@
-"""One call for "this server is stopping": flush, then shut down, within a bound.
+"""One call for "this server is stopping", for adapters that do not hold the handle.
 
-Used for the ASGI lifespan shutdown, gunicorn's ``worker_exit`` and the SIGTERM handler:
-uvicorn re-raises SIGTERM after its own shutdown, so ``atexit`` never runs and whatever was
-still queued would be lost. Safe to call twice and from several of those places at once.
+Used for the ASGI lifespan shutdown and gunicorn's ``worker_exit``; the work itself is
+:meth:`ai_core.telemetry.Telemetry.graceful_stop` (flush, then shut down, within a bound),
+which the SIGTERM handler of the core calls too.
 """
 
 from __future__ import annotations
 
-import logging
-import time
 from typing import Any, Optional
 
-logger = logging.getLogger("ai_core")
+from ai_core.configure import current
+from ai_core.telemetry import STOP_TIMEOUT_S
 
-STOP_TIMEOUT_S = 5.0
+__all__ = ["STOP_TIMEOUT_S", "graceful_stop"]
 
 
 def graceful_stop(telemetry: Optional[Any] = None, timeout_s: float = STOP_TIMEOUT_S) -> bool:
     """Deliver what is queued (or put it in offline storage) and stop the pipeline.
 
     ``telemetry``: the handle to stop; None stops the process's current one, if any. Returns
-    True when everything was sent within ``timeout_s``; never raises (the server is stopping,
-    and an error here must not change how it stops).
+    True when everything was sent within ``timeout_s``; never raises.
     """
     if telemetry is None:
-        from ai_core.configure import current
-
         telemetry = current()
-    if telemetry is None or telemetry.is_shut_down:
+    if telemetry is None:
         return True
-    deadline = time.monotonic() + max(timeout_s, 0.0)
-    delivered = False
-    try:
-        delivered = bool(telemetry.force_flush(timeout_s=max(timeout_s, 0.0)))
-    except Exception:
-        logger.debug("flush at stop failed", exc_info=True)
-    try:
-        # What the flush could not deliver in time goes to offline storage, within what is left.
-        telemetry.shutdown(timeout_s=max(deadline - time.monotonic(), 0.5))
-    except Exception:
-        logger.debug("shutdown at stop failed", exc_info=True)
-    return delivered
+    return bool(telemetry.graceful_stop(timeout_s))

@@ -9,37 +9,15 @@ other than a string loses that user tag (counted and logged once), never the req
 
 from __future__ import annotations
 
-import importlib
-from typing import Any, Callable, Optional, Union
+from typing import Any, Optional, Union
 
 from ai_core.diagnostics import DROPS
 from ai_core.errors import ConfigurationError
+from ai_core.options import UserReader, import_reader
 
-UserReader = Callable[[Any], Optional[str]]
+__all__ = ["MAX_USER_ID", "UserReader", "UserResolver", "import_reader"]
 
 MAX_USER_ID = 1024  # the schema's limit for ai.user.authUserId
-
-
-def import_reader(path: str, option: str = "user_id") -> UserReader:
-    """The callable a dotted path (``"myapp.telemetry.user_of"`` or ``"pkg.mod:func"``) names.
-
-    Raises:
-        ConfigurationError: naming ``option`` when the path does not import or is not callable.
-    """
-    module_name, sep, attr = path.partition(":")
-    if not sep:
-        module_name, _, attr = path.rpartition(".")
-    if not module_name or not attr:
-        raise ConfigurationError(f"{option} must be a dotted path like 'myapp.telemetry.user_of', got {path!r}")
-    try:
-        target: Any = importlib.import_module(module_name)
-        for part in attr.split("."):
-            target = getattr(target, part)
-    except (ImportError, AttributeError) as err:
-        raise ConfigurationError(f"{option}: cannot import {path!r} ({err})") from None
-    if not callable(target):
-        raise ConfigurationError(f"{option}: {path!r} is not callable")
-    return target  # type: ignore[no-any-return]
 
 
 class UserResolver:
