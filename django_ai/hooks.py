@@ -12,28 +12,27 @@ from ai_core.web.annotation import annotate_request
 from ai_core.web.guard import guarded
 from ai_core.web.setup import WebTelemetry
 from ai_core.web.streaming import defer_end
+from ai_core.web.user import user_id_of
 from django_ai.routes import request_route
 
 
 def django_user_id(request: Any) -> Optional[str]:
-    """The authenticated user's primary key, read after ``AuthenticationMiddleware`` ran.
+    """The authenticated user's primary key, read after the middleware and the view ran.
 
-    ``request.user`` is lazy: reading it costs a session and a user query. When the view
-    never needed it and the browser sent no session cookie, the request is anonymous and
-    nothing is read. The queries we cause are not recorded as the request's dependencies.
+    Whoever set ``request.user`` counts: ``AuthenticationMiddleware`` (the session),
+    ``RemoteUserMiddleware``, Django REST framework's authentication (it sets the user on the
+    Django request), or a token middleware of the project's own that sets a lazy
+    ``request.user``. Reading a lazy user runs its loader once, with its queries kept out of
+    the request's dependencies (``ai_core.web.user``). Only ``AuthenticationMiddleware``'s
+    own lazy user is left unread when the browser sent no session cookie: it can only be
+    anonymous then, and reading it would cost a session lookup on every anonymous request.
     """
     user = getattr(request, "user", None)
     if user is None:
         return None
-    if not _is_evaluated(user) and not _has_session_cookie(request):
+    if not _is_evaluated(user) and _is_session_user(user) and not _has_session_cookie(request):
         return None
-    from opentelemetry.instrumentation.utils import suppress_instrumentation
-
-    with suppress_instrumentation():
-        if not getattr(user, "is_authenticated", False):
-            return None
-        pk = getattr(user, "pk", None)
-    return None if pk is None else str(pk)
+    return user_id_of(user)
 
 
 def _is_evaluated(lazy: Any) -> bool:
@@ -41,6 +40,13 @@ def _is_evaluated(lazy: Any) -> bool:
 
     wrapped = getattr(lazy, "_wrapped", None)
     return wrapped is not None and wrapped is not empty or not hasattr(lazy, "_wrapped")
+
+
+def _is_session_user(lazy: Any) -> bool:
+    """Whether a lazy user is the one ``AuthenticationMiddleware`` set (read from the session).
+    Its loader lives in that module; reading ``_setupfunc`` does not evaluate the object."""
+    loader = getattr(lazy, "_setupfunc", None)
+    return getattr(loader, "__module__", None) == "django.contrib.auth.middleware"
 
 
 def _has_session_cookie(request: Any) -> bool:

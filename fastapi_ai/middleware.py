@@ -48,9 +48,10 @@ class ApplicationInsightsMiddleware:
     Keyword options are the README's option table (``connection_string``, ``role_name``,
     ``sampling_ratio``, ``excluded_urls``, ``excluded_routes`` (route names or path templates),
     ``user_id`` (``True``: ``scope["user"]`` of Starlette's ``AuthenticationMiddleware``, or a
-    callable ``(request) -> str | None``), ``trusted_proxies``, ...). Without a connection string
-    (keyword or ``APPLICATIONINSIGHTS_CONNECTION_STRING``) or with ``enabled=False`` the app
-    runs untouched and one warning says telemetry is off.
+    callable ``(request) -> user or user ID``, such as the user a dependency put on
+    ``request.state``), ``trusted_proxies``, ...). Without a connection string (keyword or
+    ``APPLICATIONINSIGHTS_CONNECTION_STRING``) or with ``enabled=False`` the app runs
+    untouched and one warning says telemetry is off.
     """
 
     def __init__(self, app: Any, **options: Any) -> None:

@@ -8,6 +8,8 @@ import os
 import sys
 from typing import Any, List, Optional, Tuple
 
+from ai_core.web.user import user_id_of
+
 FASTAPI_DEFAULT_TITLE = "FastAPI"
 _FRAMEWORK_MODULES = ("fastapi", "starlette", "uvicorn", "gunicorn", "fastapi_ai", "ai_core", "anyio", "asyncio")
 
@@ -50,7 +52,7 @@ def starlette_user_id(request: Any) -> Optional[str]:
         identity = user.identity
     except NotImplementedError:  # BaseUser subclasses need not define it
         identity = getattr(user, "display_name", None)
-    return None if identity is None else str(identity)
+    return user_id_of(identity)
 
 
 def connection_of(scope: Any) -> Any:

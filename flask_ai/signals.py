@@ -2,8 +2,12 @@
 
 - ``request_started`` (URL matched, before any ``before_request`` function): the route name
   and the client IP, so dependencies and logs of the view carry them.
-- ``request_finished`` (the response is final): the user, read after the app's own
-  authentication ran; with ``browser_sdk_loader``, the JavaScript SDK loader in HTML pages.
+- the response is ready (an ``after_this_request`` function that ``request_started`` adds, so
+  it runs before the app's ``after_request`` functions and before the session is saved): the
+  user, read after the app's own authentication ran, where Flask-Login's loaders may run
+  (``flask_ai.user``).
+- ``request_finished`` (the response is final): with ``browser_sdk_loader``, the JavaScript
+  SDK loader in HTML pages.
 - ``got_request_exception`` (an exception no error handler took; Flask answers 500): one
   exception item on a failed request. ``abort(404)`` and other HTTP errors are answers, and
   Flask sends no signal for them.
@@ -42,18 +46,27 @@ class RequestSignals:
         if not span.is_recording():
             return
         with guarded("reading the Flask request"):
-            from flask import request
+            from flask import after_this_request, request
 
             annotate_request(span, route=request_route(request), client_ip=self._client_ip(request.environ))
+            after_this_request(self.answered)
+
+    def answered(self, response: Any) -> Any:
+        """The view has answered and the session is not saved yet: who made the request.
+        Flask-Login's remember cookie, for one, signs the user in again by writing into the
+        session, and refreshes its cookie in an ``after_request`` function of its own."""
+        span = trace.get_current_span()
+        if span.is_recording():
+            with guarded("reading the Flask user"):
+                from flask import request
+
+                annotate_request(span, auth_user_id=self._web.user_id(request._get_current_object()))
+        return response
 
     def finished(self, sender: Any, response: Any = None, **extra: Any) -> None:
         span = trace.get_current_span()
         if not span.is_recording():
             return
-        with guarded("reading the Flask user"):
-            from flask import request
-
-            annotate_request(span, auth_user_id=self._web.user_id(request._get_current_object()))
         if response is not None and self._web.injects_browser_sdk:
             with guarded("adding the browser SDK loader"):
                 _add_browser_sdk(self._web, response)

@@ -1,21 +1,27 @@
 """Who made a Flask request (``user_id`` True): Flask-Login's user, else ``g.user``.
 
-Read when the response is ready, after the app's own authentication ran. Anonymous users
-give nothing. The reader must not change the request it observes, so it reads only what the
-request already has: the user Flask-Login loaded, or, when the session says someone is
-signed in, Flask-Login's ``current_user`` with its user query kept out of the telemetry.
-It never triggers Flask-Login's remember-cookie or request loaders, whose session changes
-would come after the session was saved.
+Read once the response is ready, before the session is saved (``flask_ai.signals``): the
+app's own authentication has run, and whatever Flask-Login's loaders write into the session
+while loading (the "remember me" cookie signs the user in again) is still saved. So a request
+that carries credentials Flask-Login accepts (the session, the remember cookie, a
+``request_loader`` or ``header_loader`` token) has its user even when the view never read
+``current_user``. The loaders' queries are not the request's dependencies (the resolver
+suppresses instrumentation while it reads). A request with no credentials costs no loader
+call.
 """
 
 from __future__ import annotations
 
 from typing import Any, Optional
 
-# Flask-Login's own names: where it caches the request's user, and the session key of the
-# signed-in user's id (flask_login.utils.login_user / _get_user).
+from ai_core.web.user import user_id_of
+
+# Flask-Login's own names: where it caches the request's user, the session key of the
+# signed-in user's id, its default remember cookie and token header (flask_login.config).
 _LOADED_USER = "_login_user"
 _SESSION_USER_ID = "_user_id"
+_REMEMBER_COOKIE = "remember_token"
+_AUTH_HEADER = "Authorization"
 
 
 def flask_user_id(request: Any) -> Optional[str]:
@@ -23,42 +29,36 @@ def flask_user_id(request: Any) -> Optional[str]:
     of ``g.user`` (a model object, or a row as in Flask's tutorial); None when anonymous."""
     from flask import g
 
-    found = _flask_login_user_id()
+    found = _flask_login_user_id(request)
     if found is not None:
         return found
-    return _id_of(g.get("user"))
+    return user_id_of(g.get("user"))
 
 
-def _flask_login_user_id() -> Optional[str]:
+def _flask_login_user_id(request: Any) -> Optional[str]:
     from flask import current_app, g, session
 
-    if getattr(current_app, "login_manager", None) is None:
+    manager = getattr(current_app, "login_manager", None)
+    if manager is None:
         return None  # Flask-Login not installed, or not set up for this app
     user = g.get(_LOADED_USER)
     if user is None:
-        if session.get(_SESSION_USER_ID) is None:
+        if not _has_credentials(manager, current_app.config, request, session):
             return None
         from flask_login import current_user
-        from opentelemetry.instrumentation.utils import suppress_instrumentation
 
-        with suppress_instrumentation():  # the user_loader's query is ours, not the request's
-            user = current_user._get_current_object()
-    return _id_of(user)
+        user = current_user._get_current_object()  # runs Flask-Login's loaders
+    return user_id_of(user)
 
 
-def _id_of(user: Any) -> Optional[str]:
-    if user is None or not getattr(user, "is_authenticated", True):
-        return None
-    get_id = getattr(user, "get_id", None)
-    if callable(get_id):
-        value = get_id()
-    else:
-        value = getattr(user, "id", None)
-        if value is None:
-            try:
-                value = user["id"]  # sqlite3.Row, a dict
-            except (TypeError, KeyError, IndexError):
-                return None
-    if isinstance(value, bool) or not isinstance(value, (str, int)):
-        return None
-    return str(value)
+def _has_credentials(manager: Any, config: Any, request: Any, session: Any) -> bool:
+    """Whether Flask-Login could load a user for this request (``LoginManager._load_user``'s
+    sources): a request without any costs no loader call."""
+    if _SESSION_USER_ID in session:
+        return True
+    if getattr(manager, "request_callback", None) is not None:
+        return True
+    if config.get("REMEMBER_COOKIE_NAME", _REMEMBER_COOKIE) in request.cookies:
+        return True
+    return (getattr(manager, "_header_callback", None) is not None
+            and config.get("AUTH_HEADER_NAME", _AUTH_HEADER) in request.headers)

@@ -43,3 +43,7 @@ APPLICATION_INSIGHTS = {
     "EXCLUDED_URLS": ["^/skip/"],
 }
 APPLICATION_INSIGHTS.update(json.loads(os.environ.get("TESTSITE_AI", "{}")))
+
+# A test adds apps, middleware or its own URL conf: {"INSTALLED_APPS+": [...], "ROOT_URLCONF": ...}
+for _name, _value in json.loads(os.environ.get("TESTSITE_SETTINGS", "{}")).items():
+    globals()[_name.rstrip("+")] = globals()[_name[:-1]] + _value if _name.endswith("+") else _value
