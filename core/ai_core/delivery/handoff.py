@@ -2,12 +2,19 @@
 
 They only hand items to the worker's queues: conversion to envelopes, encoding and HTTP all
 happen on the worker thread, never on the request thread.
+
+Two exceptions, both for tests (README, "Testing your telemetry"): while
+``ai_core.testing.capture_telemetry()`` is active, the processors hand what ends to the capture
+(a :class:`Diversion`) instead of the queues, so nothing recorded in it is sent; and a
+*capture-only* pipeline (what ``configure()`` builds once :func:`request_capture_only` was
+called, as the package's pytest plugin does) has a :class:`CaptureOnlyWorker` and
+:class:`NoDelivery`: no thread, no HTTP, no offline storage, whatever the connection string.
 """
 
 from __future__ import annotations
 
 import logging
-from typing import Any, Callable, Optional, Sequence
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from opentelemetry.context import Context
 from opentelemetry.sdk._logs import LogRecordProcessor
@@ -15,25 +22,83 @@ from opentelemetry.sdk.metrics import MeterProvider
 from opentelemetry.sdk.metrics.export import MetricExporter, MetricReader, MetricsData
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
 
+from ai_core.connection_string import ConnectionString
 from ai_core.delivery.worker import Channel, ExportWorker
 from ai_core.diagnostics import DROPS
 from ai_core.envelopes.logs import trace_sampled
 
 logger = logging.getLogger("ai_core")
 
+Envelope = Dict[str, Any]
+ToEnvelopes = Callable[[Sequence[Any]], List[Envelope]]
+"""An exporter's conversion: SDK items -> the envelopes it would send (telemetry processors applied)."""
+
+
+class Diversion:
+    """Where the processors hand items instead of the queues (``ai_core.testing``'s capture).
+
+    Each method returns True when the diversion took the item; False lets it go its usual way.
+    Called on the application's threads: they must be quick and never raise.
+    """
+
+    def span_started(self, span: Span, to_envelopes: ToEnvelopes) -> None:
+        """A sampled span started."""
+
+    def span_ended(self, span: ReadableSpan, to_envelopes: ToEnvelopes) -> bool:
+        return False
+
+    def log_emitted(self, log_record: Any, to_envelopes: ToEnvelopes) -> bool:
+        return False
+
+
+_diversion: Optional[Diversion] = None
+_capture_only = False
+
+
+def divert(diversion: Optional[Diversion]) -> None:
+    """Send what ends from now on to ``diversion`` (None: back to the queues)."""
+    global _diversion
+    _diversion = diversion
+
+
+def current_diversion() -> Optional[Diversion]:
+    return _diversion
+
+
+def request_capture_only(on: bool = True) -> None:
+    """Make ``configure()`` build capture-only pipelines from now on (see the module docstring)."""
+    global _capture_only
+    _capture_only = on
+
+
+def capture_only_requested() -> bool:
+    return _capture_only
+
 
 class QueueSpanProcessor(SpanProcessor):
-    """Sampled spans -> the worker's span queue of every destination (ours, the Collector's)."""
+    """Sampled spans -> the worker's span queue of every destination (ours, the Collector's).
 
-    def __init__(self, worker: ExportWorker, *channels: Channel) -> None:
+    ``to_envelopes`` is our exporter's conversion, for a :class:`Diversion` (without it, spans
+    are never diverted).
+    """
+
+    def __init__(self, worker: ExportWorker, *channels: Channel, to_envelopes: Optional[ToEnvelopes] = None) -> None:
         self._worker = worker
         self._channels = channels
+        self._to_envelopes = to_envelopes
 
     def on_start(self, span: Span, parent_context: Optional[Context] = None) -> None:
-        pass
+        diversion = _diversion
+        if diversion is not None and self._to_envelopes is not None and span.context.trace_flags.sampled:
+            diversion.span_started(span, self._to_envelopes)
 
     def on_end(self, span: ReadableSpan) -> None:
         if span.context.trace_flags.sampled:
+            diversion = _diversion
+            if diversion is not None and self._to_envelopes is not None and diversion.span_ended(
+                span, self._to_envelopes
+            ):
+                return
             for channel in self._channels:
                 self._worker.submit(channel, span)
 
@@ -52,13 +117,19 @@ class QueueLogRecordProcessor(LogRecordProcessor):
     (a DROP at its server span) must produce no telemetry at all, its log lines included.
     """
 
-    def __init__(self, worker: ExportWorker, *channels: Channel) -> None:
+    def __init__(self, worker: ExportWorker, *channels: Channel, to_envelopes: Optional[ToEnvelopes] = None) -> None:
         self._worker = worker
         self._channels = channels
+        self._to_envelopes = to_envelopes
 
     def on_emit(self, log_record: Any) -> None:
         record = getattr(log_record, "log_record", None)
         if record is not None and trace_sampled(record) is False:
+            return
+        diversion = _diversion
+        if diversion is not None and self._to_envelopes is not None and diversion.log_emitted(
+            log_record, self._to_envelopes
+        ):
             return
         for channel in self._channels:
             self._worker.submit(channel, log_record)
@@ -132,3 +203,53 @@ class WorkerStartingMeterProvider(MeterProvider):
             except Exception:  # telemetry must never break the caller
                 pass
         return super().get_meter(*args, **kwargs)
+
+
+class CaptureOnlyWorker(ExportWorker):
+    """The worker of a capture-only pipeline: it starts no thread, queues nothing and never
+    looks at offline storage. What a capture does not take is not kept (on purpose, not a drop:
+    a test process sends nothing)."""
+
+    def submit(self, channel: Channel, item: Any) -> None:
+        pass
+
+    def ensure_started(self) -> None:
+        pass
+
+    def flush(self, timeout_s: float = 10.0) -> bool:
+        return True
+
+    def start_if_backlog(self) -> None:
+        pass
+
+    def shutdown(self, timeout_s: float = 10.0) -> None:
+        pass
+
+
+class NoDelivery:
+    """The sender of a capture-only pipeline: no HTTP, no offline storage."""
+
+    patient = False
+
+    def send(self, envelopes: Sequence[Envelope]) -> bool:
+        return True  # nothing leaves a capture-only pipeline, by design
+
+    def has_backlog(self) -> bool:
+        return False
+
+    def drain(self, limit: int = 0) -> int:
+        return 0
+
+    def close(self) -> None:
+        pass
+
+
+def capture_only_connection_string(configured: Optional[ConnectionString]) -> ConnectionString:
+    """The connection string a capture-only pipeline's envelopes carry: the configured one (its
+    instrumentation key is what the app would send), else the all-zero key and a reserved
+    name (RFC 2606) that nothing could be sent to anyway."""
+    if configured is not None:
+        return configured
+    return ConnectionString.parse(
+        "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=https://capture-only.invalid/"
+    )

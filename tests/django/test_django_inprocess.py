@@ -1,0 +1,113 @@
+"""The fast tier of the Django adapter: tests/django/testsite driven by Django's test ``Client`` in
+this process, its telemetry captured in memory by the ``ai_telemetry`` fixture (README, "Testing
+your telemetry"). The real-server tests next to it prove the process models; these prove the
+request rules in milliseconds.
+
+Django is set up here the way pytest-django would do it: settings module, ``django.setup()``
+(which runs ``django_ai``'s ``AppConfig.ready()``: a capture-only pipeline under the plugin, as
+the test settings have no connection string), then the tables of an in-memory database.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Iterator
+
+import pytest
+
+SITE = Path(__file__).resolve().parent / "testsite"
+
+
+@pytest.fixture(scope="module")
+def site() -> Iterator[Any]:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "testsite.settings")
+    if os.environ["DJANGO_SETTINGS_MODULE"] != "testsite.settings":
+        pytest.skip("Django is set up with other settings in this process")
+    sys.path.insert(0, str(SITE))
+    try:
+        import django
+        from django.core.management import call_command
+
+        django.setup()
+        call_command("migrate", run_syncdb=True, verbosity=0)
+        from django.contrib.auth.models import User
+        from shop.models import Item
+
+        Item.objects.get_or_create(pk=1, defaults={"name": "tea"})
+        user, _ = User.objects.get_or_create(username="alice")
+        yield user
+    finally:
+        sys.path.remove(str(SITE))
+
+
+@pytest.fixture()
+def client(site: Any) -> Any:
+    from django.test import Client
+
+    return Client(raise_request_exception=False)  # a 500 is an answer here, not a test error
+
+
+def test_requests_are_named_by_route_template(client: Any, ai_telemetry: Any) -> None:
+    assert client.get("/items/1/").status_code == 200
+    assert client.get("/articles/2026/").status_code == 200
+
+    assert [r.name for r in ai_telemetry.requests] == ["GET /items/<int:pk>/", "GET /articles/<year>/"]
+    assert ai_telemetry.requests[0]["data"]["baseData"]["responseCode"] == "200"
+
+
+def test_404s_keep_their_route_or_share_one_name(client: Any, ai_telemetry: Any) -> None:
+    assert client.get("/items/404/").status_code == 404  # get_object_or_404: Http404 from the view
+    assert client.get("/no/such/page/").status_code == 404
+
+    known, unknown = ai_telemetry.requests
+    assert (known.name, known.result_code, known.success) == ("GET /items/<int:pk>/", "404", False)
+    assert unknown.name == "GET /<not found>"
+    assert ai_telemetry.exceptions == []  # Http404 is an answer, not an exception item
+
+
+def test_a_signed_in_user_is_the_authenticated_user_and_a_guest_has_none(
+    client: Any, site: Any, ai_telemetry: Any
+) -> None:
+    assert client.get("/items/1/").status_code == 200
+    client.force_login(site)
+    assert client.get("/account/").status_code == 200
+
+    guest, account = ai_telemetry.requests
+    assert guest.auth_user_id is None
+    assert account.auth_user_id == str(site.pk)
+
+
+def test_excluded_routes_and_urls_send_nothing(client: Any, ai_telemetry: Any) -> None:
+    for path in ("/health/", "/api/health/", "/skip/this/"):
+        assert client.get(path).status_code == 200  # each runs an SQL query
+
+    assert ai_telemetry.all == []
+
+
+def test_an_uncaught_exception_is_one_exception_item_and_a_failed_request(client: Any, ai_telemetry: Any) -> None:
+    assert client.get("/fail/").status_code == 500
+
+    (request,) = ai_telemetry.requests
+    (exception,) = ai_telemetry.exceptions
+    assert (request.name, request.result_code, request.success) == ("GET /fail/", "500", False)
+    assert (exception.type_name, exception.message) == ("RuntimeError", "the teapot broke")
+    assert exception.operation_id == request.operation_id
+
+
+def test_sql_inside_a_request_is_its_dependency(client: Any, ai_telemetry: Any) -> None:
+    assert client.get("/items/1/").status_code == 200
+
+    (request,) = ai_telemetry.requests
+    (query,) = ai_telemetry.dependencies
+    assert "FROM \"shop_item\"" in query.command
+    assert query.operation_id == request.operation_id
+    assert query.operation_name == "GET /items/<int:pk>/"
+
+
+def test_the_role_is_the_project(client: Any, ai_telemetry: Any) -> None:
+    assert client.get("/orders/").status_code == 200
+
+    (request,) = ai_telemetry.requests
+    assert request.role == "testsite"
