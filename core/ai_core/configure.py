@@ -40,6 +40,7 @@ from ai_core.exporters import (
     build_sender,
 )
 from ai_core.instrumentations import enable_instrumentations
+from ai_core.live_metrics import build_live_metrics
 from ai_core.log_export import install_log_handler
 from ai_core.options import Options, resolve_options
 from ai_core.otlp import build_otlp_exporters
@@ -210,6 +211,13 @@ def _build(opts: Options, role_default: Optional[str] = None, role_name: Optiona
     for proc in opts.log_record_processors:
         logger_provider.add_log_record_processor(proc)
     logger_provider.add_log_record_processor(QueueLogRecordProcessor(worker, *log_channels))
+    # README, "Live Metrics": idle (one flag read per item) until someone watches
+    live_span, live_log = build_live_metrics(
+        opts.live_metrics, parsed, role_tags["ai.cloud.role"], role_tags["ai.cloud.roleInstance"],
+        opts.credential, registry, opts.sampling_ratio)
+    if live_span is not None:
+        tracer_provider.add_span_processor(live_span)
+        logger_provider.add_log_record_processor(live_log)
 
     meter_provider = WorkerStartingMeterProvider(
         worker,

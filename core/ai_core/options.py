@@ -81,6 +81,7 @@ class Options:
     telemetry_processors: Tuple[TelemetryProcessor, ...] = ()
     credential: Any = None
     browser_sdk_loader: bool = False
+    live_metrics: Optional[bool] = None  # None: on where the connection string implies a live endpoint
 
     def fingerprint(self) -> Tuple[Tuple[str, Any], ...]:
         """``(name, value)`` for every option, in table order."""
@@ -361,6 +362,7 @@ OPTIONS: Tuple[OptionSpec, ...] = (
     OptionSpec("telemetry_processors", _telemetry_processors, "Callables (envelope) -> envelope or None run on every envelope; None drops it."),
     OptionSpec("credential", _credential, "An azure-identity credential for Entra ID ingestion authentication.", secret=True),
     OptionSpec("browser_sdk_loader", _bool, "True: HTML pages load the Application Insights JavaScript SDK (page views, browser errors)."),
+    OptionSpec("live_metrics", _bool, "Live Metrics (QuickPulse); default: on where the connection string implies a live endpoint."),
 )
 _BY_NAME: Dict[str, OptionSpec] = {spec.name: spec for spec in OPTIONS}
 

@@ -31,6 +31,7 @@ import sys
 from typing import Any, Mapping, Optional, TextIO
 
 from ai_core.doctor.checks import check_endpoint, check_instrumentations, check_options, check_storage
+from ai_core.doctor.live import check_live_metrics
 from ai_core.doctor.probe import TEST_MESSAGE, TEST_ROLE, build_test_envelope, send_test_item
 from ai_core.doctor.report import FAIL, Checklist
 from ai_core.doctor.sources import LoadFailed, load_config
@@ -112,6 +113,7 @@ def run(args: argparse.Namespace, out: Optional[TextIO] = None, environ: Optiona
     report.line("reading %s" % config.described)
     options = check_options(config, report, environ)
     check_endpoint(options, report)
+    check_live_metrics(options, report)
     check_storage(options, report)
     check_instrumentations(options, report)
     if args.no_send:

@@ -55,9 +55,15 @@ def build_live_metrics(
     credential: Any = None,
     request_lookup: Any = None,
     sampling_ratio: float = 1.0,
+    span_envelopes: Any = None,
+    log_envelopes: Any = None,
 ) -> Tuple[Optional[Any], Optional[Any]]:
     """(span processor, log record processor) feeding this process's Live Metrics stream, or
-    (None, None) when it is off. Starts nothing: the thread starts with the first item."""
+    (None, None) when it is off. Starts nothing: the thread starts with the first item.
+
+    ``span_envelopes`` / ``log_envelopes``: the exporters' conversions (lists of spans or log
+    records -> the envelopes they would send), so Live Metrics counts what is stored.
+    """
     decision = decide(option, cs)
     if not decision.on or decision.url is None:
         if option is True:
@@ -77,5 +83,6 @@ def build_live_metrics(
         decision.url, cs.instrumentation_key, role_name, role_instance,
         token_provider=token_provider, request_lookup=request_lookup,
         trace_sample_rate=sampling_ratio * 100 if sampling_ratio < 1 else None,
+        span_envelopes=span_envelopes, log_envelopes=log_envelopes,
     )
     return LiveSpanProcessor(stream), LiveLogRecordProcessor(stream)

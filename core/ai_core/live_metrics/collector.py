@@ -41,6 +41,8 @@ EXCEPTIONS = "\\ApplicationInsights\\Exceptions/Sec"
 MAX_BUFFERED_ITEMS = 20_000  # per second and process: far above what one worker serves
 MAX_DOCUMENTS = 200  # per post, over all streams
 
+ToEnvelopes = Callable[[List[Any]], List[Dict[str, Any]]]
+
 
 class _Sums:
     __slots__ = ("count", "failed", "duration")
@@ -73,7 +75,13 @@ class LiveCollector:
         trace_sample_rate: Optional[float] = None,
         max_items: int = MAX_BUFFERED_ITEMS,
         max_documents: int = MAX_DOCUMENTS,
+        span_envelopes: Optional[ToEnvelopes] = None,
+        log_envelopes: Optional[ToEnvelopes] = None,
     ) -> None:
+        # configure() passes the exporters' own conversions (role tags and telemetry processors
+        # applied): Live Metrics then counts exactly what is stored.
+        self._span_envelopes = span_envelopes or self._spans_to_envelopes
+        self._log_envelopes = log_envelopes or self._logs_to_envelopes
         self._ikey = ikey
         self._clock = clock
         self._lookup = request_lookup
@@ -105,16 +113,40 @@ class LiveCollector:
                 break
         return items
 
-    def _envelopes(self, raw: Any) -> List[Dict[str, Any]]:
-        try:
-            if hasattr(raw, "log_record"):
-                envelope = log_to_envelope(raw, self._ikey, self._lookup, self._log_rate)
-                return [envelope] if envelope is not None else []
-            return span_to_envelopes(raw, self._ikey, self._lookup)
-        except Exception:
-            DROPS.add("Live Metrics items that could not be converted")
-            logger.debug("Live Metrics: converting an item failed", exc_info=True)
-            return []
+    def _spans_to_envelopes(self, spans: List[Any]) -> List[Dict[str, Any]]:
+        out: List[Dict[str, Any]] = []
+        for span in spans:
+            try:
+                out.extend(span_to_envelopes(span, self._ikey, self._lookup))
+            except Exception:
+                DROPS.add("Live Metrics items that could not be converted")
+        return out
+
+    def _logs_to_envelopes(self, records: List[Any]) -> List[Dict[str, Any]]:
+        out: List[Dict[str, Any]] = []
+        for record in records:
+            try:
+                envelope = log_to_envelope(record, self._ikey, self._lookup, self._log_rate)
+            except Exception:
+                DROPS.add("Live Metrics items that could not be converted")
+                continue
+            if envelope is not None:
+                out.append(envelope)
+        return out
+
+    def _envelopes(self, raw: List[Any]) -> List[Dict[str, Any]]:
+        spans = [item for item in raw if not hasattr(item, "log_record")]
+        records = [item for item in raw if hasattr(item, "log_record")] if len(spans) < len(raw) else []
+        out: List[Dict[str, Any]] = []
+        for convert, items in ((self._span_envelopes, spans), (self._log_envelopes, records)):
+            if not items:
+                continue
+            try:
+                out.extend(convert(items))
+            except Exception:
+                DROPS.add("Live Metrics items that could not be converted", len(items))
+                logger.debug("Live Metrics: converting items failed", exc_info=True)
+        return out
 
     def collect(self, config: LiveConfiguration) -> Tuple[List[Dict[str, Any]], List[Dict[str, Any]]]:
         """(metrics, documents) for everything recorded since the last call."""
@@ -131,27 +163,26 @@ class LiveCollector:
         for stream in config.streams:
             stream.refill(elapsed)
         aggregates = _Aggregates(config)
-        for raw in self._drain():
-            for envelope in self._envelopes(raw):
-                item = live_item(envelope)
-                if item is None:
-                    continue
-                kind = item.kind
-                if kind == "Request":
-                    requests.add(item)
-                elif kind == "Dependency":
-                    dependencies.add(item)
-                elif kind == "Exception":
-                    exceptions += item.weight
-                if config.metrics:
-                    aggregates.add(item)
-                if config.streams:
-                    ids = [s.id for s in config.streams if s.wants(item) and s.take()]
-                    if ids:
-                        if len(documents) < self._max_documents:
-                            documents.append(item.document(ids))
-                        else:
-                            documents_dropped += 1
+        for envelope in self._envelopes(self._drain()):
+            item = live_item(envelope)
+            if item is None:
+                continue
+            kind = item.kind
+            if kind == "Request":
+                requests.add(item)
+            elif kind == "Dependency":
+                dependencies.add(item)
+            elif kind == "Exception":
+                exceptions += item.weight
+            if config.metrics:
+                aggregates.add(item)
+            if config.streams:
+                ids = [s.id for s in config.streams if s.wants(item) and s.take()]
+                if ids:
+                    if len(documents) < self._max_documents:
+                        documents.append(item.document(ids))
+                    else:
+                        documents_dropped += 1
         if documents_dropped:
             DROPS.add("Live Metrics documents (more than %d in one second)" % self._max_documents, documents_dropped)
         metrics = [

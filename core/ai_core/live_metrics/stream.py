@@ -22,10 +22,10 @@ from typing import Any, Callable, Dict, List, Optional
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, set_value
 
 from ai_core.forking import on_fork_in_child
-from ai_core.live_metrics.collector import LiveCollector
+from ai_core.live_metrics.collector import LiveCollector, ToEnvelopes
 from ai_core.live_metrics.endpoint import redirect_allowed
 from ai_core.live_metrics.filters import LiveConfiguration, parse_configuration
-from ai_core.live_metrics.process_metrics import ProcessReadings
+from ai_core.live_metrics.process_metrics import process_points
 from ai_core.live_metrics.protocol import (
     INVARIANT_VERSION,
     Identity,
@@ -36,6 +36,7 @@ from ai_core.live_metrics.protocol import (
     utc_now_iso,
 )
 from ai_core.live_metrics.schedule import LiveSchedule
+from ai_core.process_usage import UsageMeter
 from ai_core.version import __version__
 
 logger = logging.getLogger("ai_core")
@@ -57,7 +58,9 @@ class LiveStream:
         trace_sample_rate: Optional[float] = None,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
-        readings: Optional[ProcessReadings] = None,
+        usage: Optional[UsageMeter] = None,
+        span_envelopes: Optional[ToEnvelopes] = None,
+        log_envelopes: Optional[ToEnvelopes] = None,
     ) -> None:
         self.configured_endpoint = endpoint.rstrip("/")
         self._ikey = ikey
@@ -69,8 +72,9 @@ class LiveStream:
         self.collecting = False  # someone watches: the hooks buffer items
         self.idle = True  # the thread has not started in this process
         self._stopped = False
-        self.collector = LiveCollector(ikey, clock, request_lookup, trace_sample_rate)
-        self.readings = readings or ProcessReadings(clock)
+        self.collector = LiveCollector(ikey, clock, request_lookup, trace_sample_rate,
+                                      span_envelopes=span_envelopes, log_envelopes=log_envelopes)
+        self.usage = usage or UsageMeter(clock)
         self._warned: set = set()
         self._new_process()
         on_fork_in_child(self, LiveStream._forked)
@@ -91,7 +95,7 @@ class LiveStream:
         self.configuration = LiveConfiguration()
         self.collecting = False
         self.collector.restart()
-        self.readings.reset()
+        self.usage.restart()
 
     def _forked(self) -> None:
         # The parent's thread does not exist here, and its socket and buffer are not ours.
@@ -145,7 +149,7 @@ class LiveStream:
         was_posting = self.schedule.posting
         if was_posting:
             metrics, documents = self.collector.collect(self.configuration)
-            metrics.extend({"Name": n, "Value": v, "Weight": 1} for n, v in self.readings.read())
+            metrics.extend(process_points(self.usage))
             answer = self.client.post(self.data_point(wall, metrics, documents), self.configuration.etag, wall)
         else:
             answer = self.client.ping(self.data_point(wall), self.identity, self.configuration.etag, wall)
@@ -153,7 +157,7 @@ class LiveStream:
         delay = self.schedule.next_delay(answer, sent_at)
         if self.schedule.posting != was_posting:
             self.collector.restart()
-            self.readings.reset()
+            self.usage.restart()
             self.collecting = self.schedule.posting and not self._stopped
         return delay
 
