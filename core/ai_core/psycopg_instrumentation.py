@@ -14,7 +14,6 @@ are given the new one's factory.
 
 from __future__ import annotations
 
-import inspect
 import logging
 from typing import Any, Callable, Collection, Dict, Tuple
 
@@ -27,15 +26,13 @@ from opentelemetry.instrumentation.psycopg.version import __version__
 from opentelemetry.instrumentation.utils import unwrap
 from wrapt import wrap_function_wrapper
 
+from ai_core.open_connections import CONNECTION_ATTRIBUTES, DATABASE_SYSTEM, trace_open_connection
+
 __all__ = ["PsycopgInstrumentor"]
 
 logger = logging.getLogger("ai_core")
 
-# What the stock instrumentor passes: the spans must be the same whichever way a connection came.
-_SCOPE = "opentelemetry.instrumentation.psycopg"
-_STOCK_MODULE = "opentelemetry.instrumentation.psycopg"
-_DATABASE_SYSTEM = "postgresql"
-_CONNECTION_ATTRIBUTES = {"database": "info.dbname", "port": "info.port", "host": "info.host", "user": "info.user"}
+_SCOPE = "opentelemetry.instrumentation.psycopg"  # the stock instrumentation's scope and module
 
 # Set on each connection: the pipeline whose factory it has, and its own factory from before.
 _TRACED_BY = "_ai_core_traced_by"
@@ -87,46 +84,15 @@ class PsycopgInstrumentor(BaseInstrumentor):  # type: ignore[misc]
         own = getattr(connection, _OWN_FACTORY, None)
         if own is None:
             own = connection.cursor_factory
-            if getattr(own, "__module__", None) == _STOCK_MODULE:
+            if getattr(own, "__module__", None) == _SCOPE:
                 # Opened through the stock instrumentation's connect (the app's, or an earlier
                 # process-wide one): already traced.
                 setattr(connection, _TRACED_BY, self._pipeline)
                 return
             setattr(connection, _OWN_FACTORY, own)
         integration = integration_class(
-            _SCOPE, _DATABASE_SYSTEM, connection_attributes=_CONNECTION_ATTRIBUTES, version=__version__,
+            _SCOPE, DATABASE_SYSTEM, connection_attributes=CONNECTION_ATTRIBUTES, version=__version__,
             connect_module=psycopg, **self._options,
         )
-
-        # The stock integration's own connect path, given the connection that exists: it builds
-        # the traced factory over the connection's own and reads the server and database.
-        def reuse(*_args: Any, cursor_factory: Any = None, **_kwargs: Any) -> Any:
-            connection.cursor_factory = cursor_factory
-            return connection
-
-        answer = integration.wrapped_connection(_sync_or_async(reuse, integration_class), (), {"cursor_factory": own})
-        _completed(answer)
+        trace_open_connection(integration, connection, own)
         setattr(connection, _TRACED_BY, self._pipeline)
-
-
-def _sync_or_async(reuse: Callable[..., Any], integration_class: Any) -> Callable[..., Any]:
-    if integration_class is not DatabaseApiAsyncIntegration:
-        return reuse
-
-    async def reuse_async(*args: Any, **kwargs: Any) -> Any:
-        return reuse(*args, **kwargs)
-
-    return reuse_async
-
-
-def _completed(answer: Any) -> Any:
-    """The async integration's ``wrapped_connection`` is a coroutine that awaits only our
-    ``reuse_async``, which never suspends: run it to its end here, on the caller's thread."""
-    if not inspect.iscoroutine(answer):
-        return answer
-    try:
-        answer.send(None)
-    except StopIteration as done:
-        return done.value
-    answer.close()
-    raise RuntimeError("the async psycopg integration suspended while tracing a connection")
