@@ -20,9 +20,18 @@ KNOWN_INSTRUMENTATIONS = {
     # psycopg 3 (import name "psycopg"); its spans carry the same db.* and net.peer.* attributes.
     "psycopg": ("psycopg", "opentelemetry.instrumentation.psycopg", "PsycopgInstrumentor"),
     "sqlite3": ("sqlite3", "opentelemetry.instrumentation.sqlite3", "SQLite3Instrumentor"),
+    "redis": ("redis", "opentelemetry.instrumentation.redis", "RedisInstrumentor"),
+    "asyncpg": ("asyncpg", "opentelemetry.instrumentation.asyncpg", "AsyncPGInstrumentor"),
+    # Tasks, not dependencies: wired per Celery app by ai_core.tasks (README, "Celery").
+    "celery": ("celery", "opentelemetry.instrumentation.celery", "CeleryInstrumentor"),
 }
 # Where ours is used instead of the stock instrumentor (which must still be installed).
-_OUR_INSTRUMENTORS = {"sqlite3": ("ai_core.sqlite3_instrumentation", "SQLite3Instrumentor")}
+_OUR_INSTRUMENTORS = {
+    "sqlite3": ("ai_core.sqlite3_instrumentation", "SQLite3Instrumentor"),
+    "redis": ("ai_core.redis_instrumentation", "RedisInstrumentor"),
+}
+# Named in the option like the others, but switched on by the layer that owns them.
+_WIRED_ELSEWHERE = frozenset({"celery"})
 
 
 def _installed(module: str) -> bool:
@@ -65,6 +74,8 @@ def enable_instrumentations(names: Optional[Sequence[str]], tracer_provider: Any
     chosen = list(names) if names is not None else list(KNOWN_INSTRUMENTATIONS)
     done = Instrumented()
     for name in chosen:
+        if name in _WIRED_ELSEWHERE:
+            continue
         library, module, cls_name = KNOWN_INSTRUMENTATIONS[name]
         # What pip would have to install: only the missing pieces (urllib and sqlite3 are part
         # of Python; "pip install urllib" would fetch some unrelated package, or nothing).

@@ -41,8 +41,18 @@ __all__ = [
     "resolve_options",
 ]
 
-SUPPORTED_INSTRUMENTATIONS: Tuple[str, ...] = ("requests", "urllib", "urllib3", "httpx", "psycopg2", "psycopg", "sqlite3")
-"""Outbound-dependency instrumentations ``instrumentations`` may name."""
+SUPPORTED_INSTRUMENTATIONS: Tuple[str, ...] = (
+    "requests", "urllib", "urllib3", "httpx", "psycopg2", "psycopg", "sqlite3", "redis", "asyncpg", "celery",
+)
+"""Instrumentations ``instrumentations`` may name: outbound dependencies, and Celery tasks
+(wired by ``ai_core.tasks``, README "Celery")."""
+
+APP_OPTIONS: Tuple[str, ...] = (
+    "role_name", "excluded_urls", "excluded_routes", "user_id", "trusted_proxies", "browser_sdk_loader",
+    "excluded_tasks",
+)
+"""Options of one app (a web app, a Celery app), not of the process: two apps may set them
+differently and still share one pipeline."""
 
 IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 UserReader = Callable[[Any], Optional[str]]
@@ -82,6 +92,7 @@ class Options:
     credential: Any = None
     browser_sdk_loader: bool = False
     live_metrics: Optional[bool] = None  # None: on where the connection string implies a live endpoint
+    excluded_tasks: Tuple[str, ...] = ()  # Celery task names or fnmatch patterns (ai_core.tasks)
 
     def fingerprint(self) -> Tuple[Tuple[str, Any], ...]:
         """``(name, value)`` for every option, in table order."""
@@ -334,6 +345,15 @@ def _telemetry_processors(value: Any, label: str) -> Tuple[TelemetryProcessor, .
     return tuple(items)
 
 
+def _excluded_tasks(value: Any, label: str) -> Tuple[str, ...]:
+    expected = "a list of Celery task names or fnmatch patterns, e.g. ['shop.tasks.ping', 'shop.reports.*']"
+    names = _items(value, label, expected)
+    for item in names:
+        if not isinstance(item, str) or not item.strip():
+            raise _bad(label, expected, item)
+    return tuple(item.strip() for item in names)
+
+
 def _credential(value: Any, label: str) -> Any:
     if not callable(getattr(value, "get_token", None)):
         raise _bad(label, "an azure-identity credential (an object with get_token), e.g. DefaultAzureCredential()", value, secret=True)
@@ -363,6 +383,7 @@ OPTIONS: Tuple[OptionSpec, ...] = (
     OptionSpec("credential", _credential, "An azure-identity credential for Entra ID ingestion authentication.", secret=True),
     OptionSpec("browser_sdk_loader", _bool, "True: HTML pages load the Application Insights JavaScript SDK (page views, browser errors)."),
     OptionSpec("live_metrics", _bool, "Live Metrics (QuickPulse); default: on where the connection string implies a live endpoint."),
+    OptionSpec("excluded_tasks", _excluded_tasks, "Celery task names or patterns (fnmatch: 'shop.tasks.*') that send nothing."),
 )
 _BY_NAME: Dict[str, OptionSpec] = {spec.name: spec for spec in OPTIONS}
 
