@@ -16,8 +16,9 @@ declare -A PACKAGE_REASONS=(
   [chromium]="a headless browser for the viewer test"
   [openssl]="test certificates for the TLS tests of the transport"
   [postgresql]="initdb/pg_ctl, which start a throwaway PostgreSQL server for the SQL dependency tests"
+  [redis-server]="a throwaway Redis server: the Celery broker of the task tests and the demo, and the Redis dependency tests"
 )
-SYSTEM_PACKAGES=${SYSTEM_PACKAGES:-chromium openssl postgresql}
+SYSTEM_PACKAGES=${SYSTEM_PACKAGES:-chromium openssl postgresql redis-server}
 
 say() { echo "scripts: $*" >&2; }
 

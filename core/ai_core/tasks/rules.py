@@ -1,0 +1,63 @@
+"""The task layer's rules over plain values: which tasks send nothing, and the worker's role.
+
+No Celery import here: the wiring (``ai_core.tasks.celery_setup``) reads Celery's objects and
+asks these.
+"""
+
+from __future__ import annotations
+
+from fnmatch import fnmatchcase
+from typing import Dict, Iterable, Optional, Tuple
+
+__all__ = ["TaskExclusion", "worker_role_default", "WORKER_SUFFIX"]
+
+WORKER_SUFFIX = "-worker"
+_FALLBACK_ROLE = "celery" + WORKER_SUFFIX
+
+
+class TaskExclusion:
+    """``excluded_tasks``: exact task names or ``fnmatch`` patterns (``shop.reports.*``).
+
+    A task name is matched once and the answer kept: a worker asks for every execution and
+    every enqueue, and the set of task names of an app is small.
+    """
+
+    def __init__(self, patterns: Iterable[str] = ()) -> None:
+        self._patterns: Tuple[str, ...] = tuple(patterns)
+        self._answers: Dict[str, bool] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._patterns)
+
+    def add(self, patterns: Iterable[str]) -> None:
+        """Patterns of another Celery app of the same process (one excluded set per process:
+        an enqueue names its task but not its app)."""
+        new = tuple(p for p in patterns if p not in self._patterns)
+        if new:
+            self._patterns += new
+            self._answers.clear()
+
+    def excludes(self, task_name: Optional[str]) -> bool:
+        if not self._patterns or not task_name:
+            return False
+        answer = self._answers.get(task_name)
+        if answer is None:
+            answer = any(fnmatchcase(task_name, p) for p in self._patterns)
+            if len(self._answers) < 10_000:  # bounded, whatever names a process sees
+                self._answers[task_name] = answer
+        return answer
+
+
+def worker_role_default(web_role: Optional[str] = None, celery_main: Optional[str] = None) -> str:
+    """A worker's role name when neither ``role_name`` nor ``OTEL_SERVICE_NAME`` gives one.
+
+    The web app's role plus ``-worker`` where the app's identity is known in the worker
+    (Django: the project), else the Celery app's name (``Celery("shop")``), else
+    ``celery-worker``: the application map then shows web -> worker as two nodes.
+    """
+    if web_role and web_role.strip():
+        return web_role.strip() + WORKER_SUFFIX
+    main = (celery_main or "").strip()
+    if main and main != "__main__":
+        return main
+    return _FALLBACK_ROLE

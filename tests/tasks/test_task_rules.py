@@ -1,0 +1,85 @@
+"""The task layer's rules (excluded tasks, the worker's role), the ``excluded_tasks`` option, and
+``instrument_celery`` sharing one pipeline with the web app in either order (README, "Celery")."""
+
+from __future__ import annotations
+
+import pytest
+
+from ai_core.errors import ConfigurationError
+from ai_core.options import resolve_options
+from ai_core.tasks.rules import TaskExclusion, worker_role_default
+from subprocess_helpers import run_python
+
+
+@pytest.mark.parametrize("name, excluded", [
+    ("shop.tasks.ping", True),
+    ("shop.reports.daily", True),
+    ("shop.reports", False),
+    ("shop.tasks.send_receipt", False),
+    ("SHOP.TASKS.PING", False),  # task names are case-sensitive
+    ("", False),
+    (None, False),
+])
+def test_excluded_tasks_match_names_and_fnmatch_patterns(name, excluded):
+    assert TaskExclusion(["shop.tasks.ping", "shop.reports.*"]).excludes(name) is excluded
+
+
+def test_no_excluded_tasks_excludes_nothing():
+    assert not TaskExclusion()
+    assert TaskExclusion().excludes("anything") is False
+
+
+@pytest.mark.parametrize("web_role, main, role", [
+    ("shop", None, "shop-worker"),
+    ("shop", "proj", "shop-worker"),
+    (None, "proj", "proj"),
+    (None, "__main__", "celery-worker"),
+    (None, None, "celery-worker"),
+    ("  ", "", "celery-worker"),
+])
+def test_the_worker_role_is_the_web_role_plus_worker_else_the_celery_app_name(web_role, main, role):
+    assert worker_role_default(web_role, main) == role
+
+
+def test_excluded_tasks_option_is_validated():
+    assert resolve_options({"excluded_tasks": ["shop.tasks.ping", " shop.reports.* "]}).excluded_tasks == (
+        "shop.tasks.ping", "shop.reports.*")
+    with pytest.raises(ConfigurationError, match="excluded_tasks in configure\\(\\) must be a list of Celery task names"):
+        resolve_options({"excluded_tasks": "shop.tasks.ping"})
+    with pytest.raises(ConfigurationError, match="excluded_tasks"):
+        resolve_options({"excluded_tasks": [3]})
+    for name in ("redis", "asyncpg", "celery"):
+        assert resolve_options({"instrumentations": [name]}).instrumentations == (name,)
+
+
+SHARED_PIPELINE = """
+import ai_core
+from celery import Celery
+from ai_core.configure import current
+from ai_core.errors import ConfigurationError
+from ai_core.tasks import instrument_celery
+
+cs = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:9"
+app = Celery("shop", broker="memory://")
+options = dict(connection_string=cs, disable_offline_storage=True, excluded_tasks=["shop.tasks.ping"])
+if {web_first}:
+    tel = ai_core.configure(**options)
+    instrument_celery(app, **options)  # the same options agree with the running pipeline
+else:
+    instrument_celery(app, **options)  # no pipeline yet: the web app builds it
+    tel = ai_core.configure(**options)
+assert current() is tel
+instrument_celery(app, **options)  # twice: fine
+try:
+    instrument_celery(Celery("other", broker="memory://"), connection_string=cs, sampling_ratio=0.5)
+except ConfigurationError as err:
+    print("refused:", err)
+tel.shutdown()
+"""
+
+
+@pytest.mark.parametrize("web_first", [True, False], ids=["web-first", "tasks-first"])
+def test_instrument_celery_and_the_web_app_share_one_pipeline_in_either_order(web_first):
+    out = run_python(SHARED_PIPELINE.format(web_first=web_first))
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert "refused:" in out.stdout and "sampling_ratio" in out.stdout, out.stdout + out.stderr
