@@ -1,24 +1,53 @@
-"""Envelopes -> request body: a compact JSON array, gzip'd (the endpoint accepts gzip).
+"""Envelopes -> JSON bytes, one item at a time -> the request body (a JSON array, gzip'd).
 
-The array is encoded in slices of ``_SLICE`` envelopes, and ``encode_batch`` compresses each
-slice as it comes, so the uncompressed body of a 512-item batch (~450 KB) never exists in one
-piece. Besides the memory, that is faster: one-piece bodies are large enough that the
-allocator maps and unmaps fresh pages for every batch, and those page faults cost about as
-much as the gzip itself. The bytes are the same as ``json.dumps`` of the whole list.
+Each envelope is encoded on its own as soon as it is final (``encode_item``), and the sender
+keeps those bytes, not the dict trees: a tree that lived for a whole 512-item batch was old
+enough to be promoted by the garbage collector and made the older generations collect more
+often (benchmarks/README.md). ``body`` joins encoded items into the array and compresses it.
+
+The bytes are exactly ``json.dumps(envelope, ensure_ascii=True, separators=(",", ":"),
+default=str)``: ASCII only (non-ASCII as ``\\uXXXX`` escapes, as the official exporter sends),
+floats as Python's ``repr``, ``NaN``/``Infinity`` as the stdlib writes them, any other
+non-JSON value as its ``str()``. orjson (a compiled encoder, ~10x faster) does the work where
+its output is provably that; its few differences are repaired or detected in its output:
+
+- non-ASCII text and DEL (``\\x7f``) are written raw by orjson: escaped afterwards, the way the
+  stdlib escapes them (outside strings JSON has neither);
+- NaN and infinities become ``null``, floats under 1e-4 are written ``0.00001`` or ``1e-7``
+  where ``repr`` says ``1e-05``/``1e-07``: such output is re-encoded by the stdlib (a ``null``
+  value, ``0.0000`` or a one-digit negative exponent anywhere sends the item that way; a string
+  that merely contains such text costs only the slower path);
+- what orjson refuses (integers beyond 64 bits, lone surrogates, non-string keys, nesting
+  deeper than 254) and subclasses of float or tuple (the stdlib writes them as numbers and
+  arrays, orjson would ask for ``str()``) go to the stdlib too.
+
+One difference is left: a plain ``enum.Enum`` member (not an int or str enum) is written as its
+value, where ``default=str`` gave ``"Color.RED"``; only a telemetry processor can put one there
+(the SDK's attributes never hold one).
+
+Without orjson (it is not installed on PyPy) every item takes the stdlib path: same bytes.
 """
 
 from __future__ import annotations
 
+import codecs
 import json
+import re
 import time
 import zlib
-from typing import Any, Dict, Iterator, List, Sequence
+from typing import Any, Callable, Dict, Iterator, Optional, Sequence
 
-# ASCII-only output (non-ASCII as \uXXXX), as the official exporter sends: it is also the
-# encoder's fastest path. Envelopes are trees of fresh dicts and lists, so the encoder's cycle bookkeeping (an id-keyed
-# dict insert and delete per container) buys nothing; a cycle a telemetry processor might
-# build still fails the batch, with RecursionError instead of ValueError.
-_dumps = json.JSONEncoder(
+try:
+    import orjson
+except ImportError:  # pragma: no cover - PyPy, or an install without it
+    orjson = None  # type: ignore[assignment]
+
+Envelope = Dict[str, Any]
+
+# Envelopes are trees of fresh dicts and lists, so the stdlib encoder's cycle bookkeeping (an
+# id-keyed dict insert and delete per container) buys nothing; a cycle a telemetry processor
+# might build raises RecursionError instead of ValueError.
+_stdlib_dumps = json.JSONEncoder(
     ensure_ascii=True, separators=(",", ":"), default=str, check_circular=False
 ).encode
 
@@ -26,41 +55,139 @@ _dumps = json.JSONEncoder(
 # background thread that should leave the CPU to the application.
 _GZIP_LEVEL = 1
 
-# Envelopes per slice: ~50 KB of JSON for typical span envelopes.
+# Items per compressed slice (~50 KB of JSON): the uncompressed body of a 512-item batch
+# (~450 KB) never exists in one piece. One-piece bodies made the allocator map and unmap fresh
+# pages for every batch, which cost about as much as the gzip itself.
 _SLICE = 64
 
+# A float orjson writes unlike repr: "0.0000..." (repr: "1e-05") or a one-digit negative
+# exponent ("1e-7"; repr: "1e-07"). Plain substring tests and a regex that starts with a
+# literal: a regex that starts with a character class scans at Python speed (~10 us an item).
+_ONE_DIGIT_EXPONENT = re.compile(rb"e-[0-9](?![0-9])")
 
-def _json_slices(envelopes: Sequence[Dict[str, Any]]) -> Iterator[bytes]:
-    """UTF-8 pieces whose concatenation is the compact JSON array of ``envelopes``.
 
-    ``default=str`` keeps a stray non-JSON value from failing a batch.
-    """
-    items: List[Dict[str, Any]] = envelopes if envelopes.__class__ is list else list(envelopes)
+def _unlike_stdlib(out: bytes) -> bool:
+    """Whether orjson's ``out`` may hold a float the stdlib writes otherwise: NaN or an
+    infinity (orjson: ``null`` as a value) or a float under 1e-4."""
+    if b"null" in out and (b":null" in out or b"[null" in out or b",null" in out):
+        return True
+    if b"0.0000" in out:
+        return True
+    if b"e-" in out:
+        for match in _ONE_DIGIT_EXPONENT.finditer(out):
+            start = match.start()
+            if start and 48 <= out[start - 1] <= 57:  # a digit before the "e": a number
+                return True
+    return False
+
+
+_ESCAPES = "ai_core.json_ascii"
+
+
+def _escape_non_ascii(error: UnicodeEncodeError) -> "tuple[str, int]":
+    """Codec error handler: ``\\uXXXX`` escapes exactly as ``json.dumps(ensure_ascii=True)``
+    writes them (lower-case hex, characters beyond the BMP as a surrogate pair)."""
+    out = []
+    for char in error.object[error.start:error.end]:
+        code = ord(char)
+        if code > 0xFFFF:
+            code -= 0x10000
+            out.append("\\u%04x\\u%04x" % (0xD800 | (code >> 10), 0xDC00 | (code & 0x3FF)))
+        else:
+            out.append("\\u%04x" % code)
+    return "".join(out), error.end
+
+
+codecs.register_error(_ESCAPES, _escape_non_ascii)
+
+
+class _UseStdlib(Exception):
+    """Raised from orjson's ``default``: a value the stdlib encodes differently from ``str()``."""
+
+
+# The stdlib writes these (and their subclasses) natively; orjson hands some subclasses to
+# ``default`` (a float or tuple subclass, e.g. numpy.float64 or a namedtuple).
+_NATIVE = (str, int, float, list, tuple, dict)
+
+
+def _default(value: Any) -> str:
+    if isinstance(value, _NATIVE):
+        raise _UseStdlib
+    return str(value)
+
+
+# Floats whose text must be repr's in the fast path's output (checked once, at import: an
+# orjson release that wrote any of them otherwise would switch the fast path off).
+_PROBE_FLOATS = (1.0, -0.0, 0.1, 1e-4, 0.00012, 1.5e16, 1e16, 1e22, 1.7976931348623157e308,
+                 5e-324, 1e-10, 123456789.125, 9999999999999998.0, 1e15)
+
+
+def _make_fast() -> Optional[Callable[[Any], bytes]]:
+    if orjson is None:
+        return None
+    dumps = orjson.dumps
+    option = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS  # -> str()
+    error = orjson.JSONEncodeError
+    if any(dumps(x) != repr(x).encode("ascii") for x in _PROBE_FLOATS):
+        return None
+
+    def fast(envelope: Any) -> bytes:
+        try:
+            out = dumps(envelope, default=_default, option=option)
+        except error:
+            return _stdlib_dumps(envelope).encode("ascii")
+        if _unlike_stdlib(out):
+            return _stdlib_dumps(envelope).encode("ascii")
+        if not out.isascii():
+            out = out.decode("utf-8").encode("ascii", _ESCAPES)
+        if b"\x7f" in out:
+            out = out.replace(b"\x7f", b"\\u007f")
+        return out
+
+    return fast
+
+
+def _stdlib_item(envelope: Any) -> bytes:
+    return _stdlib_dumps(envelope).encode("ascii")
+
+
+encode_item: Callable[[Any], bytes] = _make_fast() or _stdlib_item
+encode_item.__doc__ = """One envelope as compact, ASCII-only JSON bytes (see the module docstring).
+
+Raises what ``json.dumps`` raises for it (e.g. RecursionError for a cycle)."""
+
+
+def _array_pieces(items: Sequence[bytes]) -> Iterator[bytes]:
+    """Pieces whose concatenation is the JSON array of the encoded ``items``."""
     count = len(items)
     if count <= _SLICE:
-        yield _dumps(items).encode("utf-8")
+        yield b"[" + b",".join(items) + b"]"
         return
     for start in range(0, count, _SLICE):
         if start:
             time.sleep(0)  # hand the GIL back to the app between slices (ai_core.delivery.pacing)
-        text = _dumps(items[start:start + _SLICE])  # "[a,b,c]"
+        piece = b",".join(items[start:start + _SLICE])
         if start == 0:
-            piece = text[:-1]  # "[a,b,c"
+            yield b"[" + piece
         elif start + _SLICE >= count:
-            piece = "," + text[1:]  # ",x,y]"
+            yield b"," + piece + b"]"
         else:
-            piece = "," + text[1:-1]  # ",d,e,f"
-        yield piece.encode("utf-8")
+            yield b"," + piece
 
 
-def encode_json(envelopes: Sequence[Dict[str, Any]]) -> bytes:
-    """The JSON array body, uncompressed."""
-    return b"".join(_json_slices(envelopes))
-
-
-def encode_batch(envelopes: Sequence[Dict[str, Any]]) -> bytes:
-    """The gzip'd JSON array body, compressed slice by slice."""
+def body(items: Sequence[bytes]) -> bytes:
+    """The gzip'd JSON array of encoded items (the request body), compressed slice by slice."""
     compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 31)  # wbits 31: gzip container
-    out = [compressor.compress(piece) for piece in _json_slices(envelopes)]
+    out = [compressor.compress(piece) for piece in _array_pieces(items)]
     out.append(compressor.flush())
     return b"".join(out)
+
+
+def encode_json(envelopes: Sequence[Envelope]) -> bytes:
+    """The JSON array of envelopes, uncompressed: the bytes of one ``json.dumps`` of the list."""
+    return b"".join(_array_pieces([encode_item(e) for e in envelopes]))
+
+
+def encode_batch(envelopes: Sequence[Envelope]) -> bytes:
+    """The gzip'd JSON array of envelopes (for callers that hold dicts: ``doctor``, benchmarks)."""
+    return body([encode_item(e) for e in envelopes])
