@@ -3,7 +3,7 @@
 They take the official exporters' constructor keywords (``connection_string``,
 ``storage_directory``, ``disable_offline_storage``, ``credential``) so switching is a one-line
 import change. ``configure()`` builds them with a few extra keywords of ours (request
-context, fixed role tags, telemetry processors); used standalone they behave like the official
+context, the process's role, telemetry processors); used standalone they behave like the official
 ones, with our envelope fixes.
 """
 
@@ -12,7 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import time
-from typing import Any, Callable, Dict, Iterable, List, Mapping, Optional, Sequence
+from itertools import chain
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence
 
 from opentelemetry.context import _SUPPRESS_INSTRUMENTATION_KEY, attach, detach, set_value
 from opentelemetry.sdk._logs import ReadableLogRecord
@@ -33,7 +34,7 @@ from ai_core.envelopes.metrics import APPLICATION_INSIGHTS_TEMPORALITY, metrics_
 from ai_core.envelopes.spans import otel_resource_envelope, span_to_envelopes
 from ai_core.errors import ConfigurationError
 from ai_core.request_context import RequestLookup
-from ai_core.request_attributes import APP_ROLE_KEY
+from ai_core.role import Role
 
 logger = logging.getLogger(__name__)
 
@@ -66,7 +67,7 @@ class _ExporterBase:
         *,
         timeout: float = 10.0,
         request_lookup: Optional[RequestLookup] = None,
-        role_tags: Optional[Mapping[str, str]] = None,
+        role: Optional[Role] = None,
         telemetry_processors: Sequence[TelemetryProcessor] = (),
         sender: Optional[Sender] = None,
         **kwargs: Any,
@@ -91,23 +92,18 @@ class _ExporterBase:
         self.disable_offline_storage = disable_offline_storage
         self.credential = credential
         self._request_lookup = request_lookup
-        self._role_tags = dict(role_tags or {})
+        self.role = role  # the process's role (ai_core.role); None: each item's resource says
         self._processors = tuple(telemetry_processors)
         self._sender = sender or build_sender(parsed, storage_directory, disable_offline_storage, timeout, credential)
         self._shut_down = False
 
     def _finish(self, envelopes: Iterable[Envelope]) -> List[Envelope]:
-        """Fixed role tags, then the user's telemetry processors (each guarded)."""
-        out: List[Envelope] = []
-        role_tags = self._role_tags
+        """The user's telemetry processors (each guarded)."""
         processors = self._processors
+        if not processors:
+            return envelopes if isinstance(envelopes, list) else list(envelopes)
+        out: List[Envelope] = []
         for env in envelopes:
-            tags = env["tags"]
-            app_role = tags.pop(APP_ROLE_KEY, None) if APP_ROLE_KEY in tags else None
-            if role_tags:
-                tags.update(role_tags)
-            if app_role:
-                tags["ai.cloud.role"] = app_role
             for proc in processors:
                 try:
                     env = proc(env)
@@ -127,9 +123,12 @@ class _ExporterBase:
                 out.append(env)
         return out
 
-    def _send(self, envelopes: List[Envelope]) -> bool:
+    def _send(self, envelopes: Iterable[Envelope]) -> bool:
+        """Hands the final envelopes to the sender, which encodes each as it comes: with a
+        generator no envelope's dict tree outlives its own conversion, so none lives long
+        enough to be promoted by the garbage collector (benchmarks/README.md)."""
         if self._shut_down:
-            DROPS.add("exported after shutdown", len(envelopes))
+            DROPS.add("exported after shutdown", sum(1 for _ in envelopes))
             return False
         # Our own HTTP call must never be traced by an instrumentation the app enabled.
         token = attach(set_value(_SUPPRESS_INSTRUMENTATION_KEY, True))
@@ -182,18 +181,24 @@ class AzureMonitorTraceExporter(_ExporterBase, SpanExporter):
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         if not spans:
             return SpanExportResult.SUCCESS
-        ikey, lookup = self.ikey, self._request_lookup
-        envelopes: List[Envelope] = [
-            otel_resource_envelope(
-                spans[0].resource, ikey, time.time_ns(), self.connection_string.application_id
-            )
-        ]
-        for span in paced(spans):
-            converted = self._convert_guarded(lambda s: span_to_envelopes(s, ikey, lookup), span)
+        resource = otel_resource_envelope(
+            spans[0].resource, self.ikey, time.time_ns(), self.connection_string.application_id, self.role
+        )
+        # Span by span: the sender encodes each envelope before the next span is converted.
+        each = chain.from_iterable(self.envelopes((span,)) for span in paced(spans))
+        ok = self._send(chain(self._finish([resource]), each))
+        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+
+    def envelopes(self, spans: Iterable[ReadableSpan]) -> List[Envelope]:
+        """What :meth:`export` sends for ``spans`` (telemetry processors applied), unsent:
+        ``ai_core.testing`` captures these."""
+        ikey, lookup, role = self.ikey, self._request_lookup, self.role
+        envelopes: List[Envelope] = []
+        for span in spans:
+            converted = self._convert_guarded(lambda s: span_to_envelopes(s, ikey, lookup, role), span)
             if converted:
                 envelopes.extend(converted)
-        ok = self._send(self._finish(envelopes))
-        return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
+        return self._finish(envelopes)
 
     def shutdown(self) -> None:
         self._close()
@@ -221,18 +226,16 @@ class AzureMonitorLogExporter(_ExporterBase, LogRecordExporter):
     def export(self, batch: Sequence[ReadableLogRecord]) -> LogRecordExportResult:
         if not batch:
             return LogRecordExportResult.SUCCESS
-        ikey, lookup, rate = self.ikey, self._request_lookup, self._trace_sample_rate
-        envelopes = [
-            env
-            for env in (
-                self._convert_guarded(lambda r: log_to_envelope(r, ikey, lookup, rate), rec) for rec in paced(batch)
-            )
-            if env is not None
-        ]
-        if not envelopes:
-            return LogRecordExportResult.SUCCESS
-        ok = self._send(self._finish(envelopes))
+        # Record by record: the sender encodes each envelope before the next record is converted.
+        ok = self._send(chain.from_iterable(self.envelopes((record,)) for record in paced(batch)))
         return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
+
+    def envelopes(self, batch: Iterable[ReadableLogRecord]) -> List[Envelope]:
+        """What :meth:`export` sends for ``batch`` (telemetry processors applied), unsent:
+        ``ai_core.testing`` captures these."""
+        ikey, lookup, rate, role = self.ikey, self._request_lookup, self._trace_sample_rate, self.role
+        converted = (self._convert_guarded(lambda r: log_to_envelope(r, ikey, lookup, rate, role), rec) for rec in batch)
+        return self._finish([env for env in converted if env is not None])
 
     def shutdown(self) -> None:
         self._close()
@@ -254,7 +257,7 @@ class AzureMonitorMetricExporter(_ExporterBase, MetricExporter):
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
         opt_in = self._namespace_opt_in
-        envelopes = self._convert_guarded(lambda m: metrics_to_envelopes(m, self.ikey, opt_in), metrics_data)
+        envelopes = self._convert_guarded(lambda m: metrics_to_envelopes(m, self.ikey, opt_in, self.role), metrics_data)
         if not envelopes:
             return MetricExportResult.SUCCESS
         ok = self._send(self._finish(envelopes))

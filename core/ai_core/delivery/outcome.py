@@ -1,7 +1,8 @@
 """What the endpoint's answer means for each item of a batch: delivered, retry, or drop.
 
 A pure function of (status, per-item errors, batch), so every rule is unit-testable and the
-sender only acts on the verdict. Rules (README, "Delivery"):
+sender only acts on the verdict. The items are opaque here (the sender's encoded bytes, or
+envelope dicts), except when one must be trimmed. Rules (README, "Delivery"):
 
 * 200 with no errors: all delivered.
 * 206, or any ``errors[]`` even with 200: items whose code is retriable are retried, the rest
@@ -18,9 +19,12 @@ sender only acts on the verdict. Rules (README, "Delivery"):
 from __future__ import annotations
 
 import email.utils
+import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Sequence
+
+from ai_core.delivery.encode import encode_item
 
 RETRIABLE = frozenset((401, 403, 408, 429, 439, 500, 502, 503, 504))
 # Status 0 is our transport's "no answer" (connection refused, timeout, DNS failure...).
@@ -28,14 +32,15 @@ NETWORK_ERROR = 0
 TOO_LARGE = 413
 
 Envelope = Dict[str, Any]
+Item = Any  # an encoded envelope (bytes), as the sender keeps it, or an envelope dict
 
 
 @dataclass
 class Verdict:
     delivered: int = 0
-    retry: List[Envelope] = field(default_factory=list)
+    retry: List[Item] = field(default_factory=list)
     dropped: Dict[str, int] = field(default_factory=dict)  # reason -> count
-    split: List[List[Envelope]] = field(default_factory=list)  # batches to send separately
+    split: List[List[Item]] = field(default_factory=list)  # batches to send separately
     retry_after_s: Optional[float] = None
 
     def drop(self, reason: str, count: int = 1) -> None:
@@ -83,7 +88,7 @@ def _is_size_rejection(error: Dict[str, Any]) -> bool:
 def judge(
     status: int,
     errors: Sequence[Dict[str, Any]],
-    batch: Sequence[Envelope],
+    batch: Sequence[Item],
     retry_after: Optional[str] = None,
 ) -> Verdict:
     verdict = Verdict(retry_after_s=parse_retry_after(retry_after))
@@ -105,20 +110,20 @@ def judge(
     return verdict
 
 
-def _judge_too_large(verdict: Verdict, batch: Sequence[Envelope]) -> None:
+def _judge_too_large(verdict: Verdict, batch: Sequence[Item]) -> None:
     """Halves are sent separately; a single item is trimmed (once) rather than lost."""
     if len(batch) > 1:
         half = len(batch) // 2
         verdict.split = [list(batch[:half]), list(batch[half:])]
         return
-    trimmed = trim_envelope(batch[0]) if batch else None
+    trimmed = trim_item(batch[0]) if batch else None
     if trimmed is not None:
         verdict.split = [[trimmed]]
     else:
         verdict.drop("too large for the endpoint", len(batch))
 
 
-def _judge_items(verdict: Verdict, errors: Sequence[Dict[str, Any]], batch: Sequence[Envelope]) -> None:
+def _judge_items(verdict: Verdict, errors: Sequence[Dict[str, Any]], batch: Sequence[Item]) -> None:
     failed_indexes = set()
     for error in errors:
         try:
@@ -133,7 +138,7 @@ def _judge_items(verdict: Verdict, errors: Sequence[Dict[str, Any]], batch: Sequ
         if code in RETRIABLE:
             verdict.retry.append(item)
         elif _is_size_rejection(error):
-            trimmed = trim_envelope(item)
+            trimmed = trim_item(item)
             if trimmed is not None:
                 verdict.retry.append(trimmed)
             else:
@@ -148,6 +153,20 @@ def _judge_items(verdict: Verdict, errors: Sequence[Dict[str, Any]], batch: Sequ
 # Sizes the service accepts per item; trimming aims well under the 64 KiB item limit.
 _TRIM_PROPERTY_VALUE = 1024
 _TRIM_TEXT = 8192
+
+
+def trim_item(item: Item) -> Optional[Item]:
+    """``trim_envelope`` for an item as the sender keeps it: encoded bytes are decoded, trimmed
+    and encoded again (a rare path: the sender trims what it knows to be too large before
+    encoding, so this runs only when the service finds an item too large after all)."""
+    if not isinstance(item, bytes):
+        return trim_envelope(item)
+    try:
+        envelope = json.loads(item)
+    except ValueError:
+        return None
+    trimmed = trim_envelope(envelope) if isinstance(envelope, dict) else None
+    return None if trimmed is None else encode_item(trimmed)
 
 
 def trim_envelope(envelope: Envelope) -> Optional[Envelope]:

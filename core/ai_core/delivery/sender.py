@@ -1,6 +1,9 @@
 """Deliver a batch of envelopes, or keep it: the one place that decides retry, storage or drop.
 
-Runs only on the export worker thread. A batch gets a few quick attempts in memory (with
+Runs only on the export worker thread. Envelopes are encoded to their JSON bytes one by one as
+they arrive (``encode_envelopes``), after the telemetry processors ran; from there on the
+batch, the 206 retry, the 413 split and offline storage hold those bytes, not dict trees (a
+tree kept for a whole batch got promoted by the garbage collector: benchmarks/README.md). A batch gets a few quick attempts in memory (with
 exponential backoff and jitter, honouring ``Retry-After``); what is still undelivered goes
 to offline storage, leased until the endpoint is likely back. After a success, and on a
 timer, a few stored blobs are re-sent: a few per drain, with a pause after a failure, so
@@ -14,10 +17,10 @@ import os
 import random
 import threading
 import time
-from typing import Any, Callable, Dict, List, Optional, Sequence
+from typing import Any, Callable, Dict, Iterable, List, Optional
 
-from ai_core.delivery.encode import encode_batch
-from ai_core.delivery.outcome import Verdict, judge
+from ai_core.delivery.encode import body, encode_item
+from ai_core.delivery.outcome import Verdict, judge, trim_envelope
 from ai_core.delivery.storage import LocalStorage, StorageRefused
 from ai_core.delivery.transport import TrackResponse, Transport
 from ai_core.diagnostics import DROPS
@@ -26,6 +29,11 @@ from ai_core.forking import reset_lock_after_fork
 logger = logging.getLogger("ai_core")
 
 Envelope = Dict[str, Any]
+Item = bytes  # one envelope's compact JSON (ai_core.delivery.encode)
+
+# The ingestion service's limit per item: a larger envelope is trimmed before it is encoded
+# for good (the dict is still at hand), instead of after the service refused it.
+MAX_ITEM_BYTES = 64 * 1024
 
 MAX_ATTEMPTS = 3  # in memory, per batch, before it goes to disk
 BACKOFF_S = 0.5
@@ -102,14 +110,19 @@ class Sender:
         reset_lock_after_fork(self)  # the parent's export thread may hold it at fork time
 
     # -- sending -----------------------------------------------------------------------------
-    def send(self, envelopes: Sequence[Envelope]) -> bool:
-        """True when every item was delivered. Never raises."""
-        if not envelopes:
+    def send(self, envelopes: Iterable[Envelope]) -> bool:
+        """True when every item was delivered. Never raises.
+
+        ``envelopes`` may be a generator: each envelope is encoded as it comes, so its dict
+        tree is freed before the next one is built.
+        """
+        items = encode_envelopes(envelopes)
+        if not items:
             return True
         patient = self.patient
         with self._lock:
             retry = patient and time.monotonic() >= self._down_until
-            all_delivered = self._send_with_retries(list(envelopes), retry)
+            all_delivered = self._send_with_retries(items, retry)
         if all_delivered and patient:
             # The endpoint is evidently up: stop pausing and catch up on stored batches.
             self._down_until = 0.0
@@ -118,7 +131,7 @@ class Sender:
             self.drain()
         return all_delivered
 
-    def _send_with_retries(self, batch: List[Envelope], patient: bool) -> bool:
+    def _send_with_retries(self, batch: List[Item], patient: bool) -> bool:
         all_delivered = True
         batches = [batch]
         attempt = 0
@@ -141,9 +154,9 @@ class Sender:
                 self.keep(verdict.retry, verdict.retry_after_s)
         return all_delivered
 
-    def _post(self, batch: List[Envelope]) -> Verdict:
+    def _post(self, batch: List[Item]) -> Verdict:
         try:
-            response = self.transport.post(encode_batch(batch))
+            response = self.transport.post(body(batch))
         except Exception as exc:  # the transport promises not to raise; be safe anyway
             response = TrackResponse(status=0, error="%s: %s" % (type(exc).__name__, exc))
         verdict = judge(response.status, response.errors, batch, response.retry_after)
@@ -153,17 +166,17 @@ class Sender:
             logger.debug("batch of %d not delivered: %s", len(batch), response.error or response.status)
         return verdict
 
-    def keep(self, envelopes: List[Envelope], retry_after_s: Optional[float] = None) -> None:
+    def keep(self, items: List[Item], retry_after_s: Optional[float] = None) -> None:
         """Offline storage for what could not be sent now; counted as dropped without it."""
-        if not envelopes:
+        if not items:
             return
         storage = self.storage.get() if self.storage is not None else None
         if storage is None:
-            DROPS.add("not delivered and offline storage is off", len(envelopes))
+            DROPS.add("not delivered and offline storage is off", len(items))
             return
         lease = max(STORED_LEASE_S, retry_after_s or 0.0)
-        if storage.put(envelopes, lease_s=lease) is None:
-            DROPS.add("not delivered and could not be written to offline storage", len(envelopes))
+        if storage.put(items, lease_s=lease) is None:
+            DROPS.add("not delivered and could not be written to offline storage", len(items))
 
     # -- draining ------------------------------------------------------------------------------
     def has_backlog(self) -> bool:
@@ -184,15 +197,15 @@ class Sender:
             return 0
         with self._lock:
             blobs = list(storage.lease_next(lease_s=60.0, limit=limit))
-            envelopes: List[Envelope] = []
+            items: List[Item] = []
             for blob in blobs:
-                envelopes.extend(blob.read())  # never raises; bad lines are counted by storage
-            if not envelopes:
+                items.extend(blob.read_items())  # never raises; bad lines are counted by storage
+            if not items:
                 for blob in blobs:
                     blob.delete()
                 return len(blobs)
-            verdict = self._post(envelopes)
-            if verdict.retry and len(verdict.retry) == len(envelopes):
+            verdict = self._post(items)
+            if verdict.retry and len(verdict.retry) == len(items):
                 self._drain_failures += 1
                 pause = min(MAX_DRAIN_PAUSE_S, DRAIN_PAUSE_S * 2 ** (self._drain_failures - 1))
                 pause = max(pause, verdict.retry_after_s or 0.0)
@@ -211,6 +224,30 @@ class Sender:
 
     def close(self) -> None:
         self.transport.close()
+
+
+def encode_envelopes(envelopes: Iterable[Envelope]) -> List[Item]:
+    """Each envelope's JSON bytes, encoded as it comes (``envelopes`` may be a generator).
+
+    An envelope over the service's 64 KiB item limit is trimmed first (measured on the
+    ASCII-escaped text, which is never shorter than the UTF-8 the service counts). One that
+    cannot be encoded (a cycle a telemetry processor built) is counted as dropped; the rest of
+    the batch goes on.
+    """
+    items: List[Item] = []
+    for envelope in envelopes:
+        try:
+            item = encode_item(envelope)
+            if len(item) > MAX_ITEM_BYTES:
+                trimmed = trim_envelope(envelope)
+                if trimmed is not None:
+                    item = encode_item(trimmed)
+        except Exception:  # RecursionError, or a str() that raised: that item only
+            DROPS.add("could not be encoded as JSON")
+            logger.debug("could not encode an envelope", exc_info=True)
+            continue
+        items.append(item)
+    return items
 
 
 def _backoff(attempt: int) -> float:

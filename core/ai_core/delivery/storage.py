@@ -4,7 +4,10 @@ Layout
 ------
 One directory per user and resource (``resource_storage_directory``), mode 0700, owned by the
 current user, never reached through a symbolic link. It holds one file per batch, JSON Lines
-(one envelope per line), mode 0600. Everything about a blob is in its *name*, so a drain needs
+(one envelope per line), mode 0600. Each line is the item's bytes exactly as they are sent
+(compact, ASCII-only JSON: ``ai_core.delivery.encode``), so storing encodes nothing again.
+Blobs written by earlier versions (UTF-8 lines, non-ASCII characters unescaped) are read too:
+``Blob.read_items`` re-encodes every line, which gives the bytes they were always sent as. Everything about a blob is in its *name*, so a drain needs
 one ``scandir`` and no ``stat`` calls::
 
     20250131T235959.123456-<16 hex>-n<items>.blob                         ready to send
@@ -78,6 +81,8 @@ import time
 import uuid
 from dataclasses import dataclass
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
+
+from ai_core.delivery.encode import encode_item
 
 logger = logging.getLogger("ai_core")
 
@@ -282,7 +287,18 @@ class Blob:
         return os.path.basename(self.path)
 
     def read(self) -> List[Dict[str, Any]]:
-        """The envelopes; lines that are not a JSON object are skipped and counted in DROPS."""
+        """The envelopes, as dicts (for tools and tests; the sender uses ``read_items``)."""
+        return [json.loads(item) for item in self.read_items()]
+
+    def read_items(self) -> List[bytes]:
+        """The items, as the bytes to send; lines that are not a JSON object are skipped and
+        counted in DROPS.
+
+        Every line is parsed, so a damaged line is dropped alone instead of making the whole
+        request body invalid, and encoded again: the same bytes for a line of this version,
+        and for an older blob's line (UTF-8, non-ASCII unescaped) the bytes it was always sent
+        as. Draining is rare (after an outage), so one path for both formats costs nothing.
+        """
         try:
             fd = os.open(self.path, os.O_RDONLY | _O_NOFOLLOW | _O_CLOEXEC)
         except OSError as exc:
@@ -303,23 +319,22 @@ class Blob:
             logger.warning("Application Insights: cannot read offline blob %s: %s",
                            self.path, exc.strerror)
             return []
-        envelopes: List[Dict[str, Any]] = []
+        items: List[bytes] = []
         bad = 0
         for line in data.split(b"\n"):
             if not line.strip():
                 continue
             try:
-                item = json.loads(line)
-            except ValueError:  # includes bad UTF-8 and bad JSON
-                bad += 1
-                continue
-            if isinstance(item, dict):
-                envelopes.append(item)
-            else:
+                envelope = json.loads(line)
+                if isinstance(envelope, dict):
+                    items.append(encode_item(envelope))
+                else:
+                    bad += 1
+            except (ValueError, RecursionError):  # includes bad UTF-8 and bad JSON
                 bad += 1
         if bad:
             _count(REASON_CORRUPT, bad)
-        return envelopes
+        return items
 
     def delete(self) -> bool:
         """Done with it (sent, or not worth sending). False when the lease had been lost."""
@@ -353,28 +368,31 @@ class LocalStorage:
         self._maintained_at = float("-inf")
 
     # -- writing ---------------------------------------------------------------------------
-    def put(self, envelopes: Sequence[Dict[str, Any]], lease_s: float = 0.0) -> Optional[str]:
+    def put(self, items: Sequence[Any], lease_s: float = 0.0) -> Optional[str]:
         """Write a batch atomically; returns the blob path, or None when it was not stored
         (empty batch, larger than ``max_bytes``, or the file system refused: read-only, full,
         directory gone unsafe). Never raises; a None is not counted in DROPS (the caller
-        still owns those items)."""
-        if not envelopes:
+        still owns those items).
+
+        ``items``: encoded envelopes (bytes, as the sender keeps them); an envelope dict is
+        encoded first (tools and tests hold dicts).
+        """
+        if not items:
             return None
         try:
-            data = "".join(
-                json.dumps(e, ensure_ascii=False, separators=(",", ":"), default=str) + "\n"
-                for e in envelopes
-            ).encode("utf-8", "surrogatepass")
+            data = b"\n".join(
+                item if isinstance(item, bytes) else encode_item(item) for item in items
+            ) + b"\n"
             if len(data) > self.max_bytes:
                 self._write_failed("a batch of %d bytes is larger than the storage cap of %d bytes"
                                    % (len(data), self.max_bytes))
                 return None
             self._make_room(len(data))
             try:
-                path = self._write(data, len(envelopes), lease_s)
+                path = self._write(data, len(items), lease_s)
             except FileNotFoundError:  # the directory was removed (a temp cleaner): re-create it once
                 prepare_directory(self.directory)
-                path = self._write(data, len(envelopes), lease_s)
+                path = self._write(data, len(items), lease_s)
         except StorageRefused as exc:
             self._write_failed(str(exc))
             return None
