@@ -8,7 +8,6 @@ from typing import Any, Optional
 
 from opentelemetry.trace import set_span_in_context
 
-from ai_core.web.annotation import annotate_request
 from ai_core.web.guard import guarded
 from ai_core.web.setup import WebTelemetry
 from ai_core.web.streaming import defer_end
@@ -68,13 +67,13 @@ class Hooks:
             meta = request.META
             ip = self._web.client_ip(meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"),
                                      meta.get("HTTP_FORWARDED"))
-            annotate_request(span, client_ip=ip)
+            self._web.annotate(span, client_ip=ip)
 
     def response(self, span: Any, request: Any, response: Any) -> None:
         if not span.is_recording():
             return
         with guarded("reading the Django response"):
-            annotate_request(span, route=request_route(request), auth_user_id=self._web.user_id(request))
+            self._web.annotate(span, route=request_route(request), auth_user_id=self._web.user_id(request))
             # Django logs "Not Found: /x" after the span has ended; the log filter finds the
             # request's context here (django_ai.logs).
             request._ai_core_context = set_span_in_context(span)

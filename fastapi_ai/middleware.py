@@ -23,8 +23,10 @@ import logging
 import threading
 from typing import Any, Optional
 
+from ai_core.configure import current
 from ai_core.errors import ConfigurationError
 from ai_core.options import resolve_options
+from ai_core.telemetry import Telemetry
 from ai_core.web.exclusion import excluded_request
 from ai_core.web.guard import guarded
 from ai_core.web.setup import KEYWORDS, WebTelemetry, setup_web
@@ -68,6 +70,16 @@ class ApplicationInsightsMiddleware:
         self._lock = threading.Lock()
         self._web: Optional[WebTelemetry] = None
         self._traced: Optional[Any] = None  # OpenTelemetryMiddleware(RequestLayer(app)) of the pipeline
+        self._traced_for: Optional[Telemetry] = None
+        # Starlette builds this middleware inside the app's first call, right before FastAPI's
+        # own tracing looks along ``.app`` for the contrib middleware. When another app already
+        # configured the process, the contrib middleware is there from now on: FastAPI's tracing
+        # would otherwise trace (and count) this app's first request too.
+        telemetry = current()
+        if telemetry is not None and telemetry.enabled and self._problem is None:
+            with guarded("building the request span middleware"):
+                self._traced = self._contrib_middleware(telemetry)
+                self._traced_for = telemetry
 
     @property
     def app(self) -> Any:
@@ -79,8 +91,12 @@ class ApplicationInsightsMiddleware:
         if kind == "lifespan":
             await self._lifespan(scope, receive, send)
             return
-        if kind not in ("http", "websocket") or SCOPE_KEY in scope:
-            await self._next(scope, receive, send)  # another ApplicationInsightsMiddleware traces it
+        if kind not in ("http", "websocket"):
+            await self._next(scope, receive, send)
+            return
+        if SCOPE_KEY in scope:  # the middleware of an app this one is mounted in traces it
+            self._serve_mounted(scope)
+            await self._next(scope, receive, send)
             return
         web = self._web
         if web is None or web.telemetry.is_shut_down:
@@ -122,16 +138,31 @@ class ApplicationInsightsMiddleware:
             app = scope.get("app") or self._next  # the app we are in, or the app we wrap
             web = setup_web(self._options, KEYWORDS, role_default=app_name(app),
                             default_user_reader=starlette_user_id, source=SOURCE)
-            self._traced = self._contrib_middleware(web) if web.enabled else None
+            if not web.enabled:
+                self._traced = self._traced_for = None
+            elif self._traced_for is not web.telemetry:
+                self._traced = self._contrib_middleware(web.telemetry)
+                self._traced_for = web.telemetry
             self._web = web
             if self._traced is not None:
                 _warn_if_hidden(app, self)
             return web
 
-    def _contrib_middleware(self, web: WebTelemetry) -> Any:
+    def _serve_mounted(self, scope: Any) -> None:
+        """A request the middleware of an outer app traces is served by this app: its items
+        carry this app's role (README, "Where the role name comes from")."""
+        exchange = scope.get(SCOPE_KEY)
+        if not isinstance(exchange, Exchange):
+            return
+        with guarded("naming the mounted app's role"):
+            web = self._web
+            if web is None or web.telemetry.is_shut_down:
+                web = self._start(scope)
+            exchange.served_by(web)
+
+    def _contrib_middleware(self, tel: Telemetry) -> Any:
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
-        tel = web.telemetry
         return OpenTelemetryMiddleware(
             RequestLayer(self._next),
             default_span_details=span_details,

@@ -18,7 +18,7 @@ from typing import Any, Callable, Optional
 
 from opentelemetry import trace
 
-from ai_core.web.annotation import STATUS_CODE_KEYS, annotate_request, record_uncaught_exception
+from ai_core.web.annotation import STATUS_CODE_KEYS, record_uncaught_exception
 from ai_core.web.guard import guarded
 from ai_core.web.naming import operation_name, route_template
 from ai_core.web.setup import WebTelemetry
@@ -76,9 +76,17 @@ class Exchange:
         with guarded("reading the ASGI request"):
             peer, forwarded_for, forwarded, rewritten = peer_and_proxy_headers(self._scope)
             ip = self._web.client_ip(peer, forwarded_for, forwarded, rewritten)
-            annotate_request(span, route=route_template(self.route.template), client_ip=ip)
+            self._web.annotate(span, route=route_template(self.route.template), client_ip=ip)
         with guarded("deferring the end of the request span"):
             self._end = defer_end(span)
+
+    def served_by(self, web: WebTelemetry) -> None:
+        """An app mounted in the one whose middleware made this exchange serves the request:
+        its role (and its user rule) apply from now on."""
+        self._web = web
+        span = self.span
+        if span is not None and span.is_recording():
+            web.claim(span)
 
     def on_send(self, message: Any) -> None:
         """A message is about to go to the server: the response start is when the user is read
@@ -100,7 +108,7 @@ class Exchange:
         if span is None or not span.is_recording():
             return
         with guarded("reading the user"):
-            annotate_request(span, auth_user_id=self._web.user_id(connection_of(self._scope)))
+            self._web.annotate(span, auth_user_id=self._web.user_id(connection_of(self._scope)))
 
     def fail(self, exc: BaseException) -> None:
         """An exception escaped the app (the 500 rule); after the body was sent it changes nothing."""

@@ -23,7 +23,7 @@ from typing import Any, Optional
 from flask import got_request_exception, request_finished, request_started
 from opentelemetry import trace
 
-from ai_core.web.annotation import ROUTE, STATUS_CODE_KEYS, annotate_request, record_uncaught_exception
+from ai_core.web.annotation import ROUTE, STATUS_CODE_KEYS, record_uncaught_exception
 from ai_core.web.guard import guarded
 from ai_core.web.setup import WebTelemetry
 from flask_ai.logs import RECORDED_EXCEPTION
@@ -48,7 +48,7 @@ class RequestSignals:
         with guarded("reading the Flask request"):
             from flask import after_this_request, request
 
-            annotate_request(span, route=request_route(request), client_ip=self._client_ip(request.environ))
+            self._web.annotate(span, route=request_route(request), client_ip=self._client_ip(request.environ))
             after_this_request(self.answered)
 
     def answered(self, response: Any) -> Any:
@@ -60,7 +60,7 @@ class RequestSignals:
             with guarded("reading the Flask user"):
                 from flask import request
 
-                annotate_request(span, auth_user_id=self._web.user_id(request._get_current_object()))
+                self._web.annotate(span, auth_user_id=self._web.user_id(request._get_current_object()))
         return response
 
     def finished(self, sender: Any, response: Any = None, **extra: Any) -> None:
@@ -79,7 +79,7 @@ class RequestSignals:
             from flask import request
 
             if not (span.attributes or {}).get(ROUTE):  # it failed before request_started
-                annotate_request(span, route=request_route(request))
+                self._web.annotate(span, route=request_route(request))
             if _propagates(sender):
                 # Flask re-raises it (debug mode, testing): the WSGI middleware records it as it
                 # passes, and no response is written, so only the 500 is ours to add.

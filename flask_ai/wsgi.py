@@ -30,7 +30,6 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from ai_core.web.annotation import annotate_request
 from ai_core.web.exclusion import excluded_request
 from ai_core.web.guard import guarded
 from ai_core.web.setup import WebTelemetry
@@ -92,15 +91,10 @@ class TelemetryMiddleware:
                 telemetry = self._web.telemetry
                 self._traced = OpenTelemetryMiddleware(
                     self.wrapped,
-                    request_hook=self._request_hook if self._web.app_role else None,
                     tracer_provider=telemetry.tracer_provider,
                     meter_provider=telemetry.instrumentation_meter_provider,
                 )
             return self._traced
-
-    def _request_hook(self, span: Any, environ: Any) -> None:
-        with guarded("naming the Flask app's role"):
-            annotate_request(span, role_name=self._web.app_role)
 
 
 # Response bodies that are generators (the contrib middleware's) and not closed yet, each with

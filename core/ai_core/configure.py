@@ -11,25 +11,25 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
-import sys
 import threading
 from typing import Any, Dict, List, Optional
 
 from opentelemetry.sdk._logs import LoggerProvider
-from opentelemetry.sdk.resources import OTELResourceDetector, Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 from ai_core.autocollected_metrics import AutocollectedMeterProvider, standard_metric_views
-from ai_core.envelopes.common import cloud_role, cloud_role_instance
 from ai_core.envelopes.spans import request_operation_name
 from ai_core.errors import ConfigurationError
 from ai_core.exclusion import Exclusion
 from ai_core.delivery.handoff import (
+    CaptureOnlyWorker,
+    NoDelivery,
     QueueLogRecordProcessor,
     QueueSpanProcessor,
     WorkerMetricReader,
     WorkerStartingMeterProvider,
+    capture_only_connection_string,
+    capture_only_requested,
     collect_all,
 )
 from ai_core.delivery.worker import ExportWorker
@@ -45,6 +45,7 @@ from ai_core.log_export import install_log_handler
 from ai_core.options import Options, resolve_options
 from ai_core.otlp import build_otlp_exporters
 from ai_core.request_context import RequestContextRegistry, RequestContextSpanProcessor
+from ai_core.role import process_role
 from ai_core.sampler import ApplicationInsightsSampler
 from ai_core.telemetry import Telemetry
 
@@ -100,47 +101,6 @@ def current() -> Optional[Telemetry]:
     return _current if _current is not None and not _current.is_shut_down else None
 
 
-def _default_role_name() -> str:
-    main = sys.modules.get("__main__")
-    path = getattr(main, "__file__", None) or (sys.argv[0] if sys.argv else "")
-    base = os.path.splitext(os.path.basename(path or ""))[0]
-    return base if base and base not in ("-c", "__main__") else "python-app"
-
-
-def build_resource(opts: Options, role_default: Optional[str] = None, role_name: Optional[str] = None) -> Resource:
-    """Role name/instance from options, then OTEL_SERVICE_NAME / OTEL_RESOURCE_ATTRIBUTES, then
-    the app's identity (``role_default``), then the script's name.
-
-    The environment wins over the app's identity: that one is inferred, while an operator who
-    sets ``OTEL_SERVICE_NAME`` means it.
-
-    Built by hand rather than with ``Resource.create()`` so no resource detector can probe a
-    cloud metadata service at start-up.
-    """
-    env_resource = OTELResourceDetector().detect()  # OTEL_RESOURCE_ATTRIBUTES + OTEL_SERVICE_NAME
-    attrs: Dict[str, Any] = {
-        "telemetry.sdk.language": "python",
-        "telemetry.sdk.name": "opentelemetry",
-        "telemetry.sdk.version": _sdk_version(),
-    }
-    attrs.update(env_resource.attributes)
-    explicit_role = role_name or opts.role_name
-    if explicit_role:
-        attrs["service.name"] = explicit_role
-        attrs.pop("service.namespace", None)
-    elif not attrs.get("service.name"):
-        attrs["service.name"] = role_default or _default_role_name()
-    attrs["service.instance.id"] = opts.role_instance or attrs.get("service.instance.id") or socket.gethostname()
-    return Resource(attrs)
-
-
-def _sdk_version() -> str:
-    try:
-        from opentelemetry.sdk.version import __version__
-
-        return __version__
-    except Exception:  # pragma: no cover
-        return "unknown"
 
 
 def _build(opts: Options, role_default: Optional[str] = None, role_name: Optional[str] = None) -> Telemetry:
@@ -148,32 +108,33 @@ def _build(opts: Options, role_default: Optional[str] = None, role_name: Optiona
     if not opts.enabled:
         logger.warning("Application Insights telemetry is off: the enabled option is False.")
         return Telemetry(opts, enabled=False)
-    if parsed is None:
+    # Under the pytest plugin (README, "Testing your telemetry"): a pipeline that only feeds
+    # ai_core.testing's captures, with or without a connection string; it never sends.
+    capture_only = capture_only_requested()
+    if parsed is None and not capture_only:
         logger.warning(
             "Application Insights telemetry is off: no connection string (pass connection_string= "
             "or set APPLICATIONINSIGHTS_CONNECTION_STRING)."
         )
         return Telemetry(opts, enabled=False)
+    if capture_only:
+        parsed = capture_only_connection_string(parsed)
 
-    resource = build_resource(opts, role_default, role_name)
-    # Fixed role tags, applied to every envelope: the SDK replaces service.instance.id in a
-    # forked child, and the role instance the user configured must survive that.
-    # An explicit role_instance wins over k8s.pod.name from OTEL_RESOURCE_ATTRIBUTES, which the
-    # resource rule would otherwise prefer (explicit config beats the environment).
-    instance = opts.role_instance or cloud_role_instance(resource.attributes)
-    role_tags = {
-        "ai.cloud.role": cloud_role(resource.attributes),
-        "ai.cloud.roleInstance": instance,
-        "ai.internal.nodeName": instance,
-    }
+    # The one decision every signal's role tags come from (README, "Where the role name comes
+    # from"); fixed for the process's life: the SDK replaces service.instance.id in a forked
+    # child, and the role instance the user configured must survive that.
+    role, resource = process_role(role_name or opts.role_name, opts.role_instance, role_default)
     # Before anything else is built: a missing optional package is a ConfigurationError.
     otlp = build_otlp_exporters(opts.otlp_endpoint) if opts.otlp_endpoint else None
     registry = RequestContextRegistry()
-    sender = build_sender(parsed, opts.storage_directory, opts.disable_offline_storage, credential=opts.credential)
+    sender: Any = (
+        NoDelivery() if capture_only
+        else build_sender(parsed, opts.storage_directory, opts.disable_offline_storage, credential=opts.credential)
+    )
     exporter_kwargs: Dict[str, Any] = dict(
         connection_string=parsed,
         credential=opts.credential,
-        role_tags=role_tags,
+        role=role,
         telemetry_processors=opts.telemetry_processors,
         sender=sender,
     )
@@ -187,7 +148,7 @@ def _build(opts: Options, role_default: Optional[str] = None, role_name: Optiona
         metric_readers.append(WorkerMetricReader(otlp.metric_exporter))
 
     # One background thread for every signal and destination, started by the first item (not here).
-    worker = ExportWorker(
+    worker = (CaptureOnlyWorker if capture_only else ExportWorker)(
         drain=sender.drain,
         has_backlog=sender.has_backlog,
         collect_metrics=collect_all(metric_readers),
@@ -205,19 +166,21 @@ def _build(opts: Options, role_default: Optional[str] = None, role_name: Optiona
     tracer_provider.add_span_processor(RequestContextSpanProcessor(registry, request_operation_name))
     for proc in opts.span_processors:
         tracer_provider.add_span_processor(proc)
-    tracer_provider.add_span_processor(QueueSpanProcessor(worker, *span_channels))
+    tracer_provider.add_span_processor(QueueSpanProcessor(worker, *span_channels, to_envelopes=trace_exporter.envelopes))
 
     logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
     for proc in opts.log_record_processors:
         logger_provider.add_log_record_processor(proc)
-    logger_provider.add_log_record_processor(QueueLogRecordProcessor(worker, *log_channels))
-    # README, "Live Metrics": idle (one flag read per item) until someone watches
-    live_span, live_log = build_live_metrics(
-        opts.live_metrics, parsed, role_tags["ai.cloud.role"], role_tags["ai.cloud.roleInstance"],
-        opts.credential, registry, opts.sampling_ratio)
-    if live_span is not None:
-        tracer_provider.add_span_processor(live_span)
-        logger_provider.add_log_record_processor(live_log)
+    logger_provider.add_log_record_processor(
+        QueueLogRecordProcessor(worker, *log_channels, to_envelopes=log_exporter.envelopes)
+    )
+    if not capture_only:  # README, "Live Metrics": idle (one flag read per item) until someone watches
+        live_span, live_log = build_live_metrics(
+            opts.live_metrics, parsed, role.name, role.instance,
+            opts.credential, registry, opts.sampling_ratio, trace_exporter.envelopes, log_exporter.envelopes)
+        if live_span is not None:
+            tracer_provider.add_span_processor(live_span)
+            logger_provider.add_log_record_processor(live_log)
 
     meter_provider = WorkerStartingMeterProvider(
         worker,
@@ -247,7 +210,7 @@ def _build(opts: Options, role_default: Optional[str] = None, role_name: Optiona
         request_registry=registry,
         worker=worker,
         sender=sender,
-        role_name=role_tags["ai.cloud.role"],
+        role=role,
     )
     telemetry.install_exit_hooks()
     meter_provider.arm()

@@ -24,7 +24,6 @@ STATUS_CODE_KEYS = ("http.response.status_code", "http.status_code")
 # their own role names (README, "Where the role name comes from"): set on the request span,
 # it becomes ai.cloud.role of the request and of every item recorded inside it.
 APP_ROLE = "ai.cloud.role"
-APP_ROLE_KEY = "_ai_app_role"
 
 # Envelope tags these attributes become, shared by spans and logs.
 TAG_OPERATION_NAME = "ai.operation.name"
@@ -89,4 +88,4 @@ def fill_request_tags(
     if user_id and TAG_USER_ID not in tags:
         tags[TAG_USER_ID] = user_id
     if role_name:
-        tags[APP_ROLE_KEY] = role_name
+        tags[TAG_ROLE] = role_name

@@ -8,6 +8,7 @@ import time
 from typing import Any, List, Optional
 
 from ai_core.envelopes.logs import TRACK_EVENT_LOGGER
+from ai_core.role import Role
 
 logger = logging.getLogger("ai_core")
 
@@ -31,7 +32,7 @@ class Telemetry:
         request_registry: Any = None,
         worker: Any = None,
         sender: Any = None,
-        role_name: Optional[str] = None,
+        role: Optional[Role] = None,
     ) -> None:
         self.options = options
         self.enabled = enabled
@@ -45,11 +46,17 @@ class Telemetry:
         self.request_registry = request_registry
         self.worker = worker
         self.sender = sender
-        self.role_name = role_name  # ai.cloud.role of everything this process sends by default
+        self.role = role
+        """The process's role (:mod:`ai_core.role`): what every item says unless an app has its own."""
         self._instrumented = instrumented if instrumented is not None else []
         self._event_logger: Any = None
         self._shut_down = False
         self._lock = threading.Lock()
+
+    @property
+    def role_name(self) -> Optional[str]:
+        """``ai.cloud.role`` of everything this process sends by default."""
+        return self.role.name if self.role is not None else None
 
     @property
     def is_shut_down(self) -> bool:

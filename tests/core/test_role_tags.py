@@ -50,3 +50,24 @@ def test_pod_name_is_the_role_instance_when_none_is_configured(emu):
     )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout.strip().splitlines()[-1]) == ["shop-7f9c-abcde"]
+
+
+def test_metrics_carry_the_configured_role_instance_in_tags_and_properties_alike(emu):
+    out = run_python(
+        f"""
+        import json, ai_core
+        seen = []
+        tel = ai_core.configure(connection_string={emu.connection_string!r}, role_name="shop", role_instance="x",
+                                telemetry_processors=[lambda env: seen.append(env) or env])
+        meter = tel.meter_provider.get_meter("opentelemetry.instrumentation.asgi")
+        meter.create_histogram("http.server.duration", unit="ms").record(12.0, {{"http.status_code": 200}})
+        tel.force_flush(10)
+        metrics = [e for e in seen if e["data"]["baseData"]["properties"].get("_MS.MetricId") == "requests/duration"]
+        print(json.dumps([[e["tags"]["ai.cloud.role"], e["tags"]["ai.cloud.roleInstance"],
+                           e["data"]["baseData"]["properties"]["cloud/roleName"],
+                           e["data"]["baseData"]["properties"]["cloud/roleInstance"]] for e in metrics]))
+        """,
+        env={"OTEL_RESOURCE_ATTRIBUTES": "k8s.pod.name=pod-1"},
+    )
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout.strip().splitlines()[-1]) == [["shop", "x", "shop", "x"]]

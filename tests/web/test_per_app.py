@@ -12,7 +12,6 @@ TWO_APPS = """
 import json
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from ai_core.web.annotation import annotate_request
 from ai_core.web.exclusion import excluded_request
 from ai_core.web.setup import setup_web
 
@@ -28,7 +27,7 @@ def serve(web, path, endpoint):
         with tracer.start_as_current_span("GET", kind=SpanKind.SERVER, attributes={{
                 "http.request.method": "GET", "url.path": path, "url.scheme": "http", "server.address": "x",
                 "http.response.status_code": 200}}) as span:
-            annotate_request(span, route=path, role_name=web.app_role)
+            web.annotate(span, route=path)  # carries the app's role when it has its own
             with tracer.start_as_current_span("SELECT", kind=SpanKind.CLIENT, attributes={{"db.system": "sqlite"}}):
                 pass
     if web.excludes(path, [endpoint]):
@@ -59,5 +58,4 @@ def test_two_apps_share_a_pipeline_with_their_own_roles_and_exclusions():
         deps = emu.items(type="dependency")
         by_op = {d["envelope"]["tags"]["ai.operation.name"]: d["envelope"]["tags"]["ai.cloud.role"] for d in deps}
         assert by_op == {"GET /shop/items": "shop", "GET /admin/status": "back-office"}
-        assert all("_ai_app_role" not in i["envelope"]["tags"] for i in requests + deps)
         assert len(deps) == 2  # the excluded request's query was dropped with it

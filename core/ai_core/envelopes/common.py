@@ -1,4 +1,4 @@
-"""Pieces every envelope shares: time and duration formats, part-A tags from the resource,
+"""Pieces every envelope shares: time and duration formats, part-A tags (device, role, version),
 property stringification, and the envelope skeleton itself.
 
 Envelopes are plain dicts in wire order (name, iKey, tags, time, data, sampleRate) so that
@@ -24,6 +24,7 @@ try:  # the SDK version goes into ai.internal.sdkVersion, as the official export
 except Exception:  # pragma: no cover - very old SDKs
     _OTEL_SDK_VERSION = "unknown"
 
+from ai_core.role import Role, role_of_resource
 from ai_core.version import __version__
 
 # Field length limits of the Application Insights schema (as the official exporter applies them).
@@ -176,44 +177,17 @@ def _device_tags() -> Dict[str, str]:
 
 
 _DEVICE_TAGS = _device_tags()
-_K8S_ROLE_KEYS = (
-    "k8s.deployment.name",
-    "k8s.replicaset.name",
-    "k8s.statefulset.name",
-    "k8s.job.name",
-    "k8s.cronjob.name",
-    "k8s.daemonset.name",
-)
 
 
-def cloud_role(attrs: Mapping[str, Any]) -> str:
-    """``ai.cloud.role``: namespace.name, else a Kubernetes workload name, else ``""``."""
-    name = attrs.get("service.name")
-    role = ""
-    if name:
-        ns = attrs.get("service.namespace")
-        role = "%s.%s" % (ns, name) if ns else str(name)
-        if not str(name).startswith("unknown_service"):
-            return role
-    for key in _K8S_ROLE_KEYS:
-        if attrs.get(key):
-            return str(attrs[key])
-    return role
-
-
-def cloud_role_instance(attrs: Mapping[str, Any]) -> str:
-    return str(attrs.get("k8s.pod.name") or attrs.get("service.instance.id") or platform.node())
-
-
-def _resource_tags(resource: Optional[Resource]) -> Dict[str, str]:
+def _resource_tags(resource: Optional[Resource], role: Optional[Role]) -> Dict[str, str]:
     tags = dict(_DEVICE_TAGS)
     attrs = resource.attributes if resource is not None else {}
-    if not attrs:  # the official exporter adds no role tags for an empty resource
+    if role is not None:
+        tags.update(role.tags())
+    elif attrs:  # the official exporter adds no role tags for an empty resource
+        tags.update(role_of_resource(attrs).tags())
+    if not attrs:
         return tags
-    tags["ai.cloud.role"] = cloud_role(attrs)
-    instance = cloud_role_instance(attrs)
-    tags["ai.cloud.roleInstance"] = instance
-    tags["ai.internal.nodeName"] = instance
     if attrs.get("service.version") is not None:
         tags["ai.application.ver"] = str(attrs["service.version"])
     if attrs.get("device.id") is not None:
@@ -225,23 +199,25 @@ def _resource_tags(resource: Optional[Resource]) -> Dict[str, str]:
     return tags
 
 
-_TAG_CACHE: Dict[int, Any] = {}
+_TAG_CACHE: Dict[Any, Any] = {}
 
 
-def resource_tags(resource: Optional[Resource]) -> Dict[str, str]:
+def resource_tags(resource: Optional[Resource], role: Optional[Role] = None) -> Dict[str, str]:
     """Part-A tags for a resource (a fresh dict the caller may extend).
 
-    Cached per resource object: a process has one resource, and recomputing role tags for
-    every span is measurable on the hot path.
+    ``role``: the process's role as ``configure()`` decided it (:mod:`ai_core.role`); None
+    (exporters used on their own) takes it from the resource by the official rule.
+    Cached per resource and role: a process has one of each, and recomputing the tags for
+    every item is measurable on the hot path.
     """
-    key = id(resource)
+    key = (id(resource), id(role))
     hit = _TAG_CACHE.get(key)
-    if hit is None or hit[0] is not resource:
+    if hit is None or hit[0] is not resource or hit[1] is not role:
         if len(_TAG_CACHE) > 64:
             _TAG_CACHE.clear()
-        hit = (resource, _resource_tags(resource))
+        hit = (resource, role, _resource_tags(resource, role))
         _TAG_CACHE[key] = hit
-    return dict(hit[1])
+    return dict(hit[2])
 
 
 def new_envelope(

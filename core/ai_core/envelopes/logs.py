@@ -30,6 +30,7 @@ from ai_core.envelopes.common import (
     synthetic_source,
 )
 from ai_core.request_context import RequestLookup
+from ai_core.role import Role
 from ai_core.request_attributes import (
     AUTH_USER_ID,
     TAG_AUTH_USER_ID,
@@ -141,9 +142,10 @@ def _log_tags(
     resource: Any,
     attributes: Mapping[str, Any],
     request_lookup: Optional[RequestLookup],
+    role: Optional[Role] = None,
 ) -> Dict[str, Any]:
     """Part-A tags, trace correlation, and the user/session/location tags the record carries."""
-    tags = resource_tags(resource)
+    tags = resource_tags(resource, role)
     # Deliberate improvement 2: outside a trace (id 0 or None) there is no operation id at
     # all, rather than the official all-zero one that joins unrelated logs into one operation.
     trace_id = record.trace_id
@@ -271,6 +273,7 @@ def log_to_envelope(
     ikey: str,
     request_lookup: Optional[RequestLookup] = None,
     trace_sample_rate: Optional[float] = None,
+    role: Optional[Role] = None,
 ) -> Optional[Dict[str, Any]]:
     """The envelope for one log record (never None today; the Optional leaves room to drop).
 
@@ -280,12 +283,13 @@ def log_to_envelope(
     ``trace_sample_rate`` (percent, below 100) is the rate of the sampler that kept this
     record's trace: a record written inside a sampled trace stands for as many records as its
     spans do (README, "Deliberate differences"), so it carries the same ``sampleRate``.
+    ``role``: the process's role (:mod:`ai_core.role`); None takes it from the resource.
     """
     log = record.log_record
     rate = trace_sample_rate if trace_sample_rate is not None and trace_sampled(log) else None
     attributes = log.attributes or {}
     scope = record.instrumentation_scope
-    tags = _log_tags(log, record.resource, attributes, request_lookup)
+    tags = _log_tags(log, record.resource, attributes, request_lookup, role)
     scope_name = scope.name if scope is not None else None
     props = _log_properties(attributes, None if scope_name == TRACK_EVENT_LOGGER else scope_name)
     measurements = custom_measurements(attributes.get(_CUSTOM_MEASUREMENTS)) if attributes else {}

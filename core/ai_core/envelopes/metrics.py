@@ -29,6 +29,7 @@ from opentelemetry.sdk.metrics.export import AggregationTemporality, MetricsData
 
 from ai_core.envelopes.common import MAX_NAME, new_envelope, properties_from, resource_tags, synthetic_source
 from ai_core.envelopes.span_fields import http_dependency_target, http_dependency_url
+from ai_core.role import Role
 
 __all__ = ["APPLICATION_INSIGHTS_TEMPORALITY", "DROPPED_INSTRUMENTS", "metrics_to_envelopes", "point_to_envelope"]
 
@@ -182,14 +183,19 @@ def point_to_envelope(
     scope: Any,
     ikey: str,
     namespace_opt_in: bool = False,
+    role: Optional[Role] = None,
 ) -> Optional[Dict[str, Any]]:
-    """The envelope for one data point, or None for instruments Application Insights drops."""
+    """The envelope for one data point, or None for instruments Application Insights drops.
+
+    ``role``: the process's role (:mod:`ai_core.role`), in the tags and in the standard
+    metrics' ``cloud/roleName``/``cloud/roleInstance``; None takes it from the resource.
+    """
     # The SDK already lower-cases instrument names; hand-built points may not have been.
     lowered = metric_name.lower()
     if lowered in DROPPED_INSTRUMENTS:
         return None
     attributes = point.attributes or {}
-    tags = resource_tags(resource)
+    tags = resource_tags(resource, role)
     if attributes and synthetic_source(attributes):
         tags["ai.operation.syntheticSource"] = "True"
 
@@ -209,7 +215,9 @@ def point_to_envelope(
     return new_envelope("Metric", ikey, tags, point.time_unix_nano, "MetricData", base_data)
 
 
-def metrics_to_envelopes(metrics_data: MetricsData, ikey: str, namespace_opt_in: bool = False) -> List[Dict[str, Any]]:
+def metrics_to_envelopes(
+    metrics_data: MetricsData, ikey: str, namespace_opt_in: bool = False, role: Optional[Role] = None
+) -> List[Dict[str, Any]]:
     """Every data point of an export, in order, minus the dropped ones."""
     envelopes: List[Dict[str, Any]] = []
     append = envelopes.append
@@ -220,7 +228,7 @@ def metrics_to_envelopes(metrics_data: MetricsData, ikey: str, namespace_opt_in:
             for metric in scope_metrics.metrics:
                 name = metric.name
                 for point in metric.data.data_points:
-                    envelope = point_to_envelope(point, name, resource, scope, ikey, namespace_opt_in)
+                    envelope = point_to_envelope(point, name, resource, scope, ikey, namespace_opt_in, role)
                     if envelope is not None:
                         append(envelope)
     return envelopes

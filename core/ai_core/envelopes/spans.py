@@ -57,8 +57,9 @@ from ai_core.envelopes.span_fields import (
 )
 from ai_core.privacy import safe_url
 from ai_core.span_attributes import attribute_dict, span_attributes
-from ai_core.request_attributes import APP_ROLE_KEY, AUTH_USER_ID, TAG_AUTH_USER_ID, TAG_USER_ID, USER_ID, app_role_of
+from ai_core.request_attributes import AUTH_USER_ID, TAG_AUTH_USER_ID, TAG_ROLE, TAG_USER_ID, USER_ID, app_role_of
 from ai_core.request_context import RequestContext, RequestLookup
+from ai_core.role import Role
 
 __all__ = ["span_to_envelopes", "request_operation_name", "otel_resource_envelope"]
 
@@ -122,13 +123,15 @@ def _has_http_method(attrs: Mapping[str, Any]) -> bool:
 # ---------------------------------------------------------------------------------------------
 
 def span_to_envelopes(
-    span: ReadableSpan, ikey: str, request_lookup: Optional[RequestLookup] = None
+    span: ReadableSpan, ikey: str, request_lookup: Optional[RequestLookup] = None, role: Optional[Role] = None
 ) -> List[Dict[str, Any]]:
     """The span's Request or RemoteDependency envelope, then one envelope per span event.
 
     ``request_lookup(span_id)`` gives the context of the request this span belongs to (if
     the request is served by this process); dependency and event envelopes then carry the
-    request's operation name, client IP and user. Without it the output is the official one.
+    request's operation name, client IP, user and app role. Without it the output is the
+    official one. ``role``: the process's role (:mod:`ai_core.role`); None takes it from the
+    span's resource, as the official exporter does.
     """
     attrs = span_attributes(span)
     context = span.context
@@ -137,12 +140,12 @@ def span_to_envelopes(
     sample_rate = attrs.get("_MS.sampleRate")
     request = request_lookup(context.span_id) if request_lookup is not None else None
 
-    tags = _span_tags(span, attrs, operation_id)
+    tags = _span_tags(span, attrs, operation_id, role)
     kind = span.kind
     if kind is _SERVER or kind is _CONSUMER:
-        role = app_role_of(attrs) if attrs else None
-        if role:  # served by an app with its own role name (the exporter applies it)
-            tags[APP_ROLE_KEY] = role
+        app_role = app_role_of(attrs) if attrs else None
+        if app_role:  # served by an app with a role of its own (ai_core.web)
+            tags[TAG_ROLE] = app_role
         envelope = _request_envelope(span, attrs, ikey, tags, span_id, sample_rate)
     else:
         envelope = _dependency_envelope(span, attrs, ikey, tags, span_id, sample_rate)
@@ -158,7 +161,7 @@ def span_to_envelopes(
         for event in events:
             envelopes.append(
                 _event_envelope(
-                    event, span.resource, ikey, operation_id, span_id, session, sample_rate, request
+                    event, span.resource, ikey, operation_id, span_id, session, sample_rate, request, role
                 )
             )
     return envelopes
@@ -180,7 +183,8 @@ def request_operation_name(span: ReadableSpan) -> Optional[str]:
 
 
 def otel_resource_envelope(
-    resource: Optional[Resource], ikey: str, time_ns: int, application_id: Optional[str] = None
+    resource: Optional[Resource], ikey: str, time_ns: int, application_id: Optional[str] = None,
+    role: Optional[Role] = None,
 ) -> Dict[str, Any]:
     """The ``_OTELRESOURCE_`` MetricData envelope that describes the process's resource.
 
@@ -195,16 +199,18 @@ def otel_resource_envelope(
         "metrics": [{"name": "_OTELRESOURCE_", "value": 0}],
         "properties": properties,
     }
-    return new_envelope("Metric", ikey, resource_tags(resource), time_ns, "MetricData", base_data)
+    return new_envelope("Metric", ikey, resource_tags(resource, role), time_ns, "MetricData", base_data)
 
 
 # ---------------------------------------------------------------------------------------------
 # Tags
 # ---------------------------------------------------------------------------------------------
 
-def _span_tags(span: ReadableSpan, attrs: Mapping[str, Any], operation_id: str) -> Dict[str, str]:
+def _span_tags(
+    span: ReadableSpan, attrs: Mapping[str, Any], operation_id: str, role: Optional[Role]
+) -> Dict[str, str]:
     """Part-A tags plus the operation, user, session and synthetic tags every span gets."""
-    tags = resource_tags(span.resource)
+    tags = resource_tags(span.resource, role)
     tags["ai.operation.id"] = operation_id
     parent = span.parent
     parent_id = parent.span_id if parent is not None else 0
@@ -399,10 +405,11 @@ def _event_envelope(
     span_session: Any,
     sample_rate: Any,
     request: Optional[RequestContext],
+    role: Optional[Role] = None,
 ) -> Dict[str, Any]:
     """A span event: ``exception`` events become Exception items, others Message items."""
     attrs = attribute_dict(event.attributes)
-    tags = resource_tags(resource)
+    tags = resource_tags(resource, role)
     tags["ai.operation.id"] = operation_id
     tags["ai.operation.parentId"] = span_id  # the event belongs to the span itself
     session = attrs.get("session.id")

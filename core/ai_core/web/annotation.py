@@ -46,7 +46,7 @@ def annotate_request(
         span.set_attribute(CLIENT_ADDRESS, client_ip)
     if auth_user_id:
         span.set_attribute(AUTH_USER_ID, auth_user_id)
-    if role_name:
+    if role_name and _attribute(span, APP_ROLE) != role_name:
         span.set_attribute(APP_ROLE, role_name)
 
 

@@ -22,7 +22,9 @@ from ai_core.options import (
     options_from_flask_config,
     resolve_options,
 )
+from ai_core.role import environment_names_role
 from ai_core.telemetry import Telemetry
+from ai_core.web.annotation import annotate_request
 from ai_core.web.browser import inject_loader, is_injectable, loader_snippet
 from ai_core.web.client_ip import client_ip
 from ai_core.exclusion import Exclusion, RouteResolver
@@ -56,7 +58,7 @@ class WebTelemetry:
         self.telemetry = telemetry
         self.options = options
         self.app_role = app_role
-        """This app's role name when it is not the process's (annotate its requests with it)."""
+        """This app's role name when it is not the process's (:meth:`annotate` applies it)."""
         self._user = user
         self._peer_rewritten = peer_rewritten
         self._exclusion = Exclusion(options.excluded_urls, options.excluded_routes)
@@ -66,6 +68,29 @@ class WebTelemetry:
             if options.browser_sdk_loader and cs is not None and options.enabled
             else None
         )
+
+    @property
+    def role_name(self) -> Optional[str]:
+        """The role this app's requests are sent under: its own, else the process's."""
+        return self.app_role or self.telemetry.role_name
+
+    def annotate(
+        self, span: Any, route: Optional[str] = None, client_ip: Optional[str] = None,
+        auth_user_id: Optional[str] = None,
+    ) -> None:
+        """Write what the adapter learned about one of this app's requests onto its server span.
+
+        The one place an app's role reaches its requests (README, "Where the role name comes
+        from"): every call carries this app's role when it has its own, so the request and
+        every item recorded inside it (dependencies, logs, exceptions) carry it, whichever
+        adapter served it. See :func:`ai_core.web.annotation.annotate_request`.
+        """
+        annotate_request(span, route, client_ip, auth_user_id, self.app_role)
+
+    def claim(self, span: Any) -> None:
+        """A request another app's adapter started (this app is mounted in it) is this app's:
+        the request and its items carry this app's role, even where it is the process's."""
+        annotate_request(span, role_name=self.role_name)
 
     @property
     def enabled(self) -> bool:
@@ -171,15 +196,9 @@ def setup_web(
 def _app_role(telemetry: Telemetry, role_name: Optional[str], role_default: Optional[str]) -> Optional[str]:
     """The app's role when it differs from the process's; the environment
     (``OTEL_SERVICE_NAME``) still beats an app's inferred identity, never an explicit name."""
-    own = role_name or (None if _environment_names_role() else role_default)
+    own = role_name or (None if environment_names_role() else role_default)
     process_role = telemetry.role_name
     return own if own and process_role and own != process_role else None
-
-
-def _environment_names_role() -> bool:
-    from opentelemetry.sdk.resources import OTELResourceDetector
-
-    return bool(OTELResourceDetector().detect().attributes.get("service.name"))
 
 
 def _label(spelling: str) -> Callable[[str], str]:
