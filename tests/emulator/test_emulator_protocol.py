@@ -382,9 +382,11 @@ def test_persistence_across_restart(emulator_process: EmulatorProcess):
 
 def test_cli_banner_prints_connection_string_with_real_port(emulator_process: EmulatorProcess):
     banner = "\n".join(emulator_process.banner)
+    url = "http://127.0.0.1:%d" % emulator_process.port
     assert ("Connection string: InstrumentationKey=00000000-0000-0000-0000-000000000000;"
-            "IngestionEndpoint=http://127.0.0.1:%d" % emulator_process.port) in banner
-    assert emulator_process.port > 0
+            "IngestionEndpoint=%s;LiveEndpoint=%s/" % (url, url)) in banner
+    assert emulator_process.port > 0 and emulator_process.url == url
+    assert emulator_process.connection_string.endswith(";LiveEndpoint=%s/" % url)
 
 
 def test_summary_columns(emulator):
@@ -567,8 +569,8 @@ def test_in_process_helper_wait_for_items(emulator):
     with pytest.raises(TimeoutError):
         emulator.wait_for_items(count=99, timeout=0.2)
     assert emulator.connection_string == (
-        "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=%s"
-        % emulator.url)
+        "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=%s;LiveEndpoint=%s/"
+        % (emulator.url, emulator.url))
 
 
 def test_stop_closes_keep_alive_connections():

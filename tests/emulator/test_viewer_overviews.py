@@ -26,7 +26,7 @@ from ai_core.emulator import Emulator  # noqa: E402
 from emulator_fixtures import post_track  # noqa: E402
 
 VIEWS = ["performance", "performance?type=dependency", "failures", "failures?type=dependency", "charts",
-         "requests", "dependencies", "exceptions", "traces", "events", "metrics", "map", "rejected"]
+         "requests", "dependencies", "exceptions", "traces", "events", "metrics", "map", "rejected", "live"]
 
 
 def nearest_rank(values: List[float], p: float) -> float:

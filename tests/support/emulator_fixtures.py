@@ -56,7 +56,7 @@ def http(method: str, url: str, body: Any = None, headers: Optional[Dict[str, st
     connection errors raise."""
     data = body if body is None or isinstance(body, bytes) else json.dumps(body).encode()
     req = urllib.request.Request(url, data=data, method=method, headers=dict(headers or {}))
-    if data is not None and "Content-Type" not in req.headers:
+    if data is not None and not req.has_header("Content-type"):  # urllib's spelling of the key
         req.add_header("Content-Type", "application/json")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:

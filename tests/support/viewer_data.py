@@ -217,5 +217,7 @@ def post_invalid(base_url: str) -> Dict[str, object]:
 
 if __name__ == "__main__":
     url = (sys.argv[1] if len(sys.argv) > 1 else "http://127.0.0.1:8990").rstrip("/")
-    seed("InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=" + url)
+    from ai_core.emulator import connection_string
+
+    seed(connection_string(url))
     print(post_invalid(url))

@@ -1,7 +1,8 @@
 """Local Application Insights ingestion emulator: ``python -m ai_core.emulator``.
 
 It speaks the real ingestion protocol on loopback, validates each envelope against the schema,
-stores telemetry in SQLite and serves a JSON query API (and, from ``static/``, the viewer).
+stores telemetry in SQLite and serves a JSON query API (and, from ``static/``, the viewer). It
+serves the Live Metrics (QuickPulse) protocol too, for the viewer's Live tab.
 
 Command line
 ============
@@ -10,7 +11,7 @@ Command line
 prints (and flushes)::
 
     Application Insights emulator listening on http://127.0.0.1:8990 (db: /abs/emulator.db)
-    Connection string: InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:8990
+    Connection string: InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:8990;LiveEndpoint=http://127.0.0.1:8990/
     Viewer: http://127.0.0.1:8990/
 
 In-process
@@ -53,6 +54,16 @@ or inflates to more than 64 MiB (inflated as a stream, stopped at the cap). In N
 Rejection messages are ``"<field path>: <reason>"``; see ``validate.py`` for the rules. Tags
 longer than the schema allows are accepted (the service truncates them) and listed in the
 item's ``warnings``.
+
+Live Metrics
+============
+``POST /QuickPulseService.svc/ping`` and ``/post`` (any path prefix), ``?ikey=<GUID>``
+required: see ``live.py``. Answers ``x-ms-qps-subscribed`` (true while a viewer's Live tab
+heartbeat is younger than 5 s), ``x-ms-qps-configuration-etag``,
+``x-ms-qps-service-polling-interval-hint`` (1000 ms, pings while unsubscribed) and, when the
+app's ETag differs, the ``CollectionConfigurationInfo`` built from the Live tab's filter
+(``live_filter.py``). Bad bodies: 400 ``{"RequestId", "ResponseDateTime", "Code": "InvalidInput",
+"Message", "Exception"}``.
 
 Hostile pages
 =============
@@ -126,6 +137,23 @@ All under ``/api``; errors are ``{"error": "message"}`` with 400/403/404/405.
     201 ``{"added": [Fault...], "pending": [Fault...]}``.
 ``GET /api/faults`` / ``DELETE /api/faults``
     ``{"pending": [Fault... with "remaining"]}`` / ``{"cleared": n}``.
+``POST /api/live/subscribe``
+    A viewer watches: apps are answered ``subscribed`` for the next 5 s. ``{"subscribed": true,
+    "ttl_s": 5.0}``.
+``POST /api/live/filter``
+    ``{"filter": "requests where Success = false and role = shop"}`` (syntax: ``live_filter.py``;
+    empty: the portal's default stream). 400 with the reason when it cannot be read; else the
+    summary ``{"filter", "document_stream_id", "groups": [{"TelemetryType", "Filters":
+    {"Filters": [...]}, "Servers": [{"Field", "Predicate", "Comparand"}]}]}``.
+``GET /api/live``
+    Query ``after_seq`` (documents after it), ``role``. ``{"subscribed", "configuration" (the
+    summary above), "streams": [{"role", "instance", "stream_id", "machine_name", "version",
+    "state" ("posting" or "pinging"), "seconds_since_seen", "configuration_etag",
+    "configuration_errors", "top_cpu_processes", "points": [{"time", "metrics": {name:
+    value}}]}], "documents": [{"seq", "time", "role", "instance", "stream_id", "type",
+    "document" (as posted)}], "last_seq", "window_s", "dropped_documents"}``.
+``DELETE /api/live``
+    Forgets the apps and documents seen: ``{"cleared": true}``.
 
 ``Item``::
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Callable, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
-from ai_core.emulator import aggregates, ingest
+from ai_core.emulator import aggregates, ingest, live_filter
 from ai_core.emulator.app import EmulatorApp
 from ai_core.emulator.appmap import build_map
 from ai_core.emulator.summary import normalize_time
@@ -136,6 +136,27 @@ def add_faults(app: EmulatorApp, body: bytes) -> Result:
     return 201, {"added": [f.to_json() for f in added], "pending": app.faults.pending()}
 
 
+def live_action(app: EmulatorApp, action: str, body: bytes) -> Result:
+    """``POST /api/live/subscribe`` (the Live tab is open: apps post for the next seconds) and
+    ``POST /api/live/filter`` (``{"filter": "<text>"}``, see ``live_filter``)."""
+    if action == "subscribe":
+        return 200, app.live.watch()
+    if action == "filter":
+        request = _json_body(body)
+        text = request.get("filter") if isinstance(request, dict) else None
+        if not isinstance(text, str):
+            raise ApiError(400, 'body must be {"filter": "<text>"}, e.g. {"filter": "requests where Success = false"}')
+        try:
+            return 200, app.live.set_filter(text)
+        except live_filter.FilterError as exc:
+            raise ApiError(400, "filter: %s" % exc) from None
+    raise ApiError(404, "no API route /api/live/%s (subscribe, filter)" % action)
+
+
+def live_snapshot(app: EmulatorApp, query: Query) -> Result:
+    return 200, app.live.snapshot(after_seq=_int(query, "after_seq", 0) or 0, role=_one(query, "role") or None)
+
+
 def clear_items(app: EmulatorApp) -> Result:
     app.store.clear()
     app.stats.reset()
@@ -161,6 +182,9 @@ def route(app: EmulatorApp, method: str, path: str, query: Query, body: bytes) -
         ("GET", "faults", 1): lambda: (200, {"pending": app.faults.pending()}),
         ("POST", "faults", 1): lambda: add_faults(app, body),
         ("DELETE", "faults", 1): lambda: (200, {"cleared": app.faults.clear()}),
+        ("GET", "live", 1): lambda: live_snapshot(app, query),
+        ("POST", "live", 2): lambda: live_action(app, parts[1], body),
+        ("DELETE", "live", 1): lambda: (app.live.clear(), (200, {"cleared": True}))[1],
     }
     handler = handlers.get((method, key, len(parts)))
     if handler is None:

@@ -11,7 +11,7 @@ import time
 from typing import Any, List, Mapping, Optional, Sequence
 from urllib.parse import urlsplit
 
-_CONNECTION_STRING = re.compile(r"^Connection string: (\S*IngestionEndpoint=(http://\S+))$")
+_CONNECTION_STRING = re.compile(r"^Connection string: (\S*IngestionEndpoint=(http://[^;\s]+)\S*)$")
 
 
 class EmulatorProcess:

@@ -1,4 +1,5 @@
-"""The HTTP layer: a threaded HTTP/1.1 server routing to track, the JSON API and static files.
+"""The HTTP layer: a threaded HTTP/1.1 server routing to track, Live Metrics, the JSON API and
+static files.
 
 HTTP/1.1 with keep-alive because the official exporter keeps its connection open; every reply
 therefore carries a Content-Length. Paths are matched after collapsing repeated slashes: the
@@ -24,6 +25,7 @@ from ai_core.emulator.request_guard import HostPolicy, form_refusal
 MAX_BODY = 64 * 1024 * 1024  # a batch larger than this is not something an SDK sends
 _SLASHES = re.compile(r"/{2,}")
 _TRACK_SUFFIXES = ("/v2.1/track", "/v2/track")
+_LIVE = re.compile(r"/QuickPulseService\.svc/(ping|post)$", re.IGNORECASE)
 
 
 class EmulatorHTTPServer(ThreadingHTTPServer):
@@ -117,10 +119,11 @@ class Handler(BaseHTTPRequestHandler):
         self.close_connection = True
         return None
 
-    def _send(self, status: int, body: bytes, content_type: str,
+    def _send(self, status: int, body: bytes, content_type: Optional[str],
               headers: Optional[Dict[str, str]] = None) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", content_type)
+        if content_type is not None:
+            self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         if self._is_track(self.path):
             # Browser SDKs post telemetry from their page's origin, as to the real service. Only
@@ -190,6 +193,18 @@ class Handler(BaseHTTPRequestHandler):
             reply = self.server.app.track.handle(body, self.headers.get("Content-Encoding"))
             if reply.drop:
                 self._drop()
+            else:
+                self._send_json(reply.status, reply.body, reply.headers)
+            return
+        live = _LIVE.search(path)
+        if live is not None:
+            if method != "POST":
+                self._send_json(405, {"error": "use POST for %s" % path})
+                return
+            reply = self.server.app.live.handle(live.group(1).lower(), parse_qs(url.query),
+                                                self.headers, body)
+            if reply.body is None:  # the app's configuration is current: headers only
+                self._send(reply.status, b"", None, reply.headers)
             else:
                 self._send_json(reply.status, reply.body, reply.headers)
             return

@@ -23,7 +23,8 @@ EMULATOR_IKEY = "00000000-0000-0000-0000-000000000000"
 
 
 def connection_string(url: str, ikey: str = EMULATOR_IKEY) -> str:
-    return "InstrumentationKey=%s;IngestionEndpoint=%s" % (ikey, url)
+    """What an app points at the emulator: ingestion and Live Metrics both at ``url``."""
+    return "InstrumentationKey=%s;IngestionEndpoint=%s;LiveEndpoint=%s/" % (ikey, url, url.rstrip("/"))
 
 
 class Emulator:

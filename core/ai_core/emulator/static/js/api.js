@@ -2,7 +2,7 @@
 
 export class ApiError extends Error {}
 
-async function request(method, path, params) {
+async function request(method, path, params, json) {
   const url = new URL(path, location.origin);
   for (const [k, v] of Object.entries(params || {})) {
     if (v !== null && v !== undefined && v !== "") url.searchParams.set(k, v);
@@ -13,7 +13,12 @@ async function request(method, path, params) {
     // The emulator refuses a state-changing request without this header or a JSON body: a
     // cross-site form can send neither (README, "The local emulator").
     if (method !== "GET") headers["X-Requested-With"] = "ai-emulator-viewer";
-    response = await fetch(url, { method, headers, cache: "no-store" });
+    const init = { method, headers, cache: "no-store" };
+    if (json !== undefined) {
+      headers["Content-Type"] = "application/json";
+      init.body = JSON.stringify(json);
+    }
+    response = await fetch(url, init);
   } catch (err) {
     throw new ApiError(`The emulator at ${location.origin} is not reachable (${err.message}).`);
   }
@@ -35,10 +40,14 @@ export const api = {
   failures: (params) => request("GET", "/api/failures", params),
   metrics: (params) => request("GET", "/api/metrics", params),
   clear: () => request("DELETE", "/api/items"),
+  live: (params) => request("GET", "/api/live", params),
+  liveSubscribe: () => request("POST", "/api/live/subscribe"),
+  liveFilter: (text) => request("POST", "/api/live/filter", null, { filter: text }),
 };
 
 export const EMULATOR_IKEY = "00000000-0000-0000-0000-000000000000";
 
 export function connectionString() {
-  return `InstrumentationKey=${EMULATOR_IKEY};IngestionEndpoint=${location.origin}`;
+  // The same string as ai_core.emulator.connection_string(): ingestion and Live Metrics here.
+  return `InstrumentationKey=${EMULATOR_IKEY};IngestionEndpoint=${location.origin};LiveEndpoint=${location.origin}/`;
 }

@@ -2,10 +2,11 @@
 //
 // Routes: #/requests | #/dependencies | #/exceptions | #/traces | #/events | #/metrics
 // (filters in the query: role, window, success, severity, q), #/operation/<operation id>?item=<id>,
-// #/map, #/rejected.
+// #/map, #/rejected, #/live?role=<role> (Live Metrics: subscribes while it is open).
 
 import { api, connectionString } from "./api.js";
 import { KINDS, listView } from "./lists.js";
+import { liveView } from "./live.js";
 import { mapView } from "./map.js";
 import { metricChartsView } from "./metriccharts.js";
 import { overviewView } from "./overview.js";
@@ -53,6 +54,7 @@ function resolve(path, params) {
   }
   if (path === "/charts") return { key: "charts", make: () => metricChartsView(params, app) };
   if (path === "/rejected") return { key: "rejected", make: () => rejectedView(params, app) };
+  if (path === "/live") return { key: "live", make: () => liveView(params, app) };
   return null;
 }
 
@@ -82,7 +84,7 @@ function mount() {
 function viewTitle(key) {
   if (KINDS[key]) return KINDS[key].title;
   return { operation: "Transaction", map: "Application map", rejected: "Rejected items", performance: "Performance",
-    failures: "Failures", charts: "Metric charts" }[key] || "Viewer";
+    failures: "Failures", charts: "Metric charts", live: "Live metrics" }[key] || "Viewer";
 }
 
 function renderStats(stats) {

@@ -1,0 +1,362 @@
+"""The Live Metrics (QuickPulse) service of the emulator: ping/post, subscription, configuration.
+
+From the published service definition (Azure/azure-rest-api-specs,
+``specification/applicationinsights/ApplicationInsights.LiveMetrics``, version
+``2024-04-01-preview``):
+
+- ``POST .../QuickPulseService.svc/ping?ikey=<guid>``: a ``MonitoringDataPoint`` (PascalCase
+  JSON; optional, the ``x-ms-qps-*`` headers identify the app too). ``.../post``: an array of
+  one. A single object or an array is accepted on both.
+- The answer: ``x-ms-qps-subscribed`` (``true`` while a viewer's Live tab is open, i.e. a viewer
+  said so in the last ``SUBSCRIPTION_TTL_S`` seconds), ``x-ms-qps-configuration-etag``,
+  ``x-ms-qps-service-polling-interval-hint`` (ms, to pings while nobody watches), and, when the
+  ETag the app sent differs from its current one, a ``CollectionConfigurationInfo`` body whose
+  ``DocumentStreams`` are the Live tab's filter (``live_filter``). Each app gets the groups
+  meant for it (role/instance conditions), hence its own ETag.
+- Bad input answers 400 with the service's error shape ``{"RequestId", "ResponseDateTime",
+  "Code", "Message", "Exception"}``, the message naming the field.
+
+Kept in memory only, bounded: per app (role, instance, stream id) the data points posted in the
+last ``WINDOW_S`` seconds (at most ``MAX_POINTS``), at most ``MAX_STREAMS`` apps (the one heard
+from longest ago goes first), and the last ``MAX_DOCUMENTS`` sample documents for the feed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Deque, Dict, List, Mapping, Optional, Tuple
+
+from ai_core.emulator import ingest, live_filter
+
+SUBSCRIPTION_TTL_S = 5.0  # a viewer that stopped asking is gone after this long
+PING_INTERVAL_HINT_MS = 1000  # local: show a newly opened Live tab's data within a second or two
+WINDOW_S = 60.0
+MAX_POINTS = 120
+MAX_STREAMS = 100
+MAX_DOCUMENTS = 1000
+MAX_DOCUMENTS_PER_POST = 100
+MAX_BODY = 4 * 1024 * 1024  # a data point is a few KB
+STREAM_FORGOTTEN_S = 600.0
+
+_GUID = re.compile(r"^\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?$")
+DOCUMENT_TYPES = ("Request", "RemoteDependency", "Exception", "Event", "Trace", "Unknown")
+_STRING_FIELDS = ("Version", "Instance", "RoleName", "MachineName", "StreamId", "Timestamp", "TransmissionTime")
+
+
+class LiveInputError(ValueError):
+    """A ping or post the service would refuse; the message names the field."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass
+class LiveReply:
+    status: int
+    headers: Dict[str, str]
+    body: Optional[Dict[str, Any]]  # None: an empty body
+
+
+@dataclass
+class Stream:
+    """One app process streaming (role, instance, stream id)."""
+
+    role: str
+    instance: str
+    stream_id: str
+    machine_name: str = ""
+    version: str = ""
+    first_seen: float = 0.0
+    last_ping: Optional[float] = None
+    last_post: Optional[float] = None
+    etag: str = ""  # the configuration ETag the app last said it applies
+    errors: List[Any] = field(default_factory=list)  # its CollectionConfigurationErrors, latest
+    # (received, monotonic; shown time, epoch seconds; metrics by name)
+    points: Deque[Tuple[float, float, Dict[str, float]]] = field(default_factory=lambda: deque(maxlen=MAX_POINTS))
+    top_cpu: List[Any] = field(default_factory=list)
+
+    @property
+    def last_seen(self) -> float:
+        return max(self.last_ping or 0.0, self.last_post or 0.0, self.first_seen)
+
+
+def _iso(epoch_s: float) -> str:
+    return datetime.fromtimestamp(epoch_s, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+_TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(?:Z|\+00:00)$")
+
+
+def _epoch(timestamp: Any) -> Optional[float]:
+    """A data point's ``Timestamp`` (UTC, up to 7 fractional digits as .NET writes them)."""
+    match = _TIMESTAMP.match(timestamp) if isinstance(timestamp, str) else None
+    if match is None:
+        return None
+    try:
+        whole = datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return None
+    return whole.timestamp() + float("0." + (match.group(2) or "0"))
+
+
+def service_error(status: int, code: str, message: str) -> LiveReply:
+    return LiveReply(status, {}, {"RequestId": "00000000-0000-0000-0000-000000000000",
+                                  "ResponseDateTime": _iso(time.time()), "Code": code,
+                                  "Message": message, "Exception": ""})
+
+
+def _check_point(point: Any, where: str) -> Dict[str, Any]:
+    """A data point's shape, field by field (the example's subset is enough: every field is
+    checked only when present)."""
+    if not isinstance(point, dict):
+        raise LiveInputError("%s: a MonitoringDataPoint must be a JSON object" % where)
+    for name in _STRING_FIELDS:
+        if name in point and point[name] is not None and not isinstance(point[name], str):
+            raise LiveInputError("%s.%s: must be a string" % (where, name))
+    for name in ("IsWebApp", "PerformanceCollectionSupported"):
+        if name in point and point[name] is not None and not isinstance(point[name], bool):
+            raise LiveInputError("%s.%s: must be true or false" % (where, name))
+    if "InvariantVersion" in point and point["InvariantVersion"].__class__ not in (int, type(None)):
+        raise LiveInputError("%s.InvariantVersion: must be an integer" % where)
+    metrics = point.get("Metrics") or []
+    if not isinstance(metrics, list):
+        raise LiveInputError("%s.Metrics: must be an array of {Name, Value, Weight}" % where)
+    for i, metric in enumerate(metrics):
+        path = "%s.Metrics[%d]" % (where, i)
+        if not isinstance(metric, dict) or not isinstance(metric.get("Name"), str):
+            raise LiveInputError("%s: must be an object with a string Name" % path)
+        value = metric.get("Value")
+        if value.__class__ not in (int, float) or value != value or value in (float("inf"), float("-inf")):
+            raise LiveInputError("%s.Value: must be a finite number (%s)" % (path, metric["Name"]))
+        if "Weight" in metric and metric["Weight"].__class__ not in (int, float, type(None)):
+            raise LiveInputError("%s.Weight: must be a number" % path)
+    documents = point.get("Documents") or []
+    if not isinstance(documents, list):
+        raise LiveInputError("%s.Documents: must be an array" % where)
+    for i, doc in enumerate(documents):
+        path = "%s.Documents[%d]" % (where, i)
+        if not isinstance(doc, dict) or not isinstance(doc.get("DocumentType"), str):
+            raise LiveInputError("%s: must be an object with a DocumentType" % path)
+        ids = doc.get("DocumentStreamIds")
+        if ids is not None and (not isinstance(ids, list) or not all(isinstance(x, str) for x in ids)):
+            raise LiveInputError("%s.DocumentStreamIds: must be an array of strings" % path)
+        props = doc.get("Properties")
+        if props is not None and (not isinstance(props, list) or not all(
+                isinstance(p, dict) and isinstance(p.get("key"), str) for p in props)):
+            raise LiveInputError("%s.Properties: must be an array of {key, value}" % path)
+    for name in ("TopCpuProcesses", "CollectionConfigurationErrors"):
+        if point.get(name) is not None and not isinstance(point[name], list):
+            raise LiveInputError("%s.%s: must be an array" % (where, name))
+    return point
+
+
+def parse_body(body: bytes, content_encoding: Optional[str], operation: str) -> List[Dict[str, Any]]:
+    """The data points of a ping (none when its body is empty) or post (at least one)."""
+    try:
+        raw = ingest.decompress(body, content_encoding, limit=MAX_BODY)
+        text = raw.decode("utf-8-sig").strip()
+    except ingest.BodyError as exc:
+        raise LiveInputError(str(exc), exc.status) from None
+    except UnicodeDecodeError as exc:
+        raise LiveInputError("body is not UTF-8: %s" % exc) from None
+    if not text:
+        if operation == "ping":
+            return []
+        raise LiveInputError("body is empty: a post carries an array of one MonitoringDataPoint")
+    try:
+        value = ingest.loads(text)
+    except ValueError as exc:
+        raise LiveInputError("body is not valid JSON: %s" % exc) from None
+    if isinstance(value, dict):
+        return [_check_point(value, "body")]
+    if not isinstance(value, list):
+        raise LiveInputError("body must be a MonitoringDataPoint object or an array of them")
+    if not value and operation == "post":
+        raise LiveInputError("body is an empty array: a post carries one MonitoringDataPoint")
+    return [_check_point(p, "body[%d]" % i) for i, p in enumerate(value)]
+
+
+def _text(value: Any, limit: int = 256) -> str:
+    return value[:limit] if isinstance(value, str) else ""
+
+
+class LiveService:
+    """The emulator's Live Metrics state: subscription, configuration and what apps sent."""
+
+    def __init__(self, clock: Any = time.monotonic, wall: Any = time.time) -> None:
+        self._lock = threading.Lock()
+        self._clock = clock
+        self._wall = wall
+        self._watched_until = 0.0
+        self._version = 1
+        self._filter_text = ""
+        self._groups = live_filter.default_groups()
+        self._streams: "OrderedDict[Tuple[str, str, str], Stream]" = OrderedDict()
+        self._documents: Deque[Dict[str, Any]] = deque(maxlen=MAX_DOCUMENTS)
+        self._seq = 0
+        self.dropped_documents = 0
+
+    # -- the viewer's side -------------------------------------------------------------------
+
+    def watch(self) -> Dict[str, Any]:
+        """A viewer's Live tab is open: apps are told to post for the next few seconds."""
+        with self._lock:
+            self._watched_until = self._clock() + SUBSCRIPTION_TTL_S
+        return {"subscribed": True, "ttl_s": SUBSCRIPTION_TTL_S}
+
+    def subscribed(self) -> bool:
+        return self._clock() < self._watched_until
+
+    def set_filter(self, text: str) -> Dict[str, Any]:
+        """Apply the Live tab's filter; ``live_filter.FilterError`` when it cannot be parsed."""
+        groups = live_filter.parse(text)
+        with self._lock:
+            self._groups = groups
+            self._filter_text = text.strip()
+            self._version += 1
+        return self.configuration_summary()
+
+    @property
+    def stream_id(self) -> str:
+        """The DocumentStreamInfo Id of the current filter: a new one per change, so documents
+        chosen by an earlier filter are told apart."""
+        return "emulator-filter-%d" % self._version
+
+    def configuration_summary(self) -> Dict[str, Any]:
+        with self._lock:
+            groups = list(self._groups)
+            return {"filter": self._filter_text, "document_stream_id": self.stream_id,
+                    "groups": [dict(g.to_json(), Servers=[
+                        {"Field": f, "Predicate": p, "Comparand": v} for f, p, v in g.servers]) for g in groups]}
+
+    def configuration_for(self, role: str, instance: str) -> Dict[str, Any]:
+        """The ``CollectionConfigurationInfo`` for one app, with its ETag."""
+        with self._lock:
+            groups = [g.to_json() for g in self._groups if g.sent_to(role, instance)]
+            stream_id = self.stream_id
+        streams = [{"Id": stream_id, "DocumentFilterGroups": groups}] if groups else []
+        config: Dict[str, Any] = {"Metrics": [], "DocumentStreams": streams, "QuotaInfo": None}
+        digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+        return dict(config, ETag="emulator::%s" % digest)
+
+    def snapshot(self, after_seq: int = 0, role: Optional[str] = None) -> Dict[str, Any]:
+        """``GET /api/live``: subscription, filter, per-app data points of the last minute,
+        and the documents after ``after_seq``."""
+        now = self._clock()
+        with self._lock:
+            self._forget_old(now)
+            streams = []
+            for s in self._streams.values():
+                if role and s.role != role:
+                    continue
+                streams.append({
+                    "role": s.role, "instance": s.instance, "stream_id": s.stream_id,
+                    "machine_name": s.machine_name, "version": s.version,
+                    "state": "posting" if s.last_post is not None and now - s.last_post < 3 else "pinging",
+                    "seconds_since_seen": round(now - s.last_seen, 3),
+                    "configuration_etag": s.etag, "configuration_errors": list(s.errors),
+                    "top_cpu_processes": list(s.top_cpu),
+                    "points": [{"time": _iso(shown), "metrics": m}
+                               for t, shown, m in s.points if now - t <= WINDOW_S],
+                })
+            documents = [d for d in self._documents if d["seq"] > after_seq
+                         and (not role or d["role"] == role)]
+            last_seq = self._seq
+        summary = self.configuration_summary()
+        return {"subscribed": self.subscribed(), "configuration": summary, "streams": streams,
+                "documents": documents, "last_seq": last_seq, "window_s": WINDOW_S,
+                "dropped_documents": self.dropped_documents}
+
+    def clear(self) -> None:
+        with self._lock:
+            self._streams.clear()
+            self._documents.clear()
+
+    # -- the apps' side ------------------------------------------------------------------------
+
+    def handle(self, operation: str, query: Mapping[str, List[str]], headers: Mapping[str, str],
+               body: bytes) -> LiveReply:
+        """One ping or post (``operation``); never raises for bad input."""
+        ikey = (query.get("ikey") or [""])[-1]
+        if not _GUID.match(ikey):
+            return service_error(400, "InvalidInput", "iKey is garbage or not in a valid GUID format: %r"
+                                 % ikey[:64])
+        try:
+            points = parse_body(body, headers.get("Content-Encoding"), operation)
+        except LiveInputError as exc:
+            return service_error(exc.status, "InvalidInput", str(exc))
+        point = points[0] if points else {}
+        role = _text(point.get("RoleName")) or _text(headers.get("x-ms-qps-role-name"))
+        instance = (_text(point.get("Instance")) or _text(headers.get("x-ms-qps-instance-name"))
+                    or _text(point.get("MachineName")) or _text(headers.get("x-ms-qps-machine-name")))
+        stream_id = _text(point.get("StreamId")) or _text(headers.get("x-ms-qps-stream-id"))
+        now = self._clock()
+        with self._lock:
+            stream = self._stream(role, instance, stream_id, now)
+            stream.machine_name = (_text(point.get("MachineName")) or _text(headers.get("x-ms-qps-machine-name"))
+                                   or stream.machine_name)
+            stream.version = _text(point.get("Version")) or stream.version
+            stream.etag = _text(headers.get("x-ms-qps-configuration-etag"), 1024)
+            if "CollectionConfigurationErrors" in point:
+                stream.errors = list(point.get("CollectionConfigurationErrors") or [])[:20]
+            if operation == "ping":
+                stream.last_ping = now
+            else:
+                stream.last_post = now
+                for p in points:
+                    self._record(stream, p, now)
+        subscribed = self.subscribed()
+        config = self.configuration_for(role, instance)
+        reply_headers = {"x-ms-qps-subscribed": "true" if subscribed else "false",
+                         "x-ms-qps-configuration-etag": config["ETag"]}
+        if operation == "ping" and not subscribed:
+            reply_headers["x-ms-qps-service-polling-interval-hint"] = str(PING_INTERVAL_HINT_MS)
+        sent_etag = headers.get("x-ms-qps-configuration-etag") or ""
+        return LiveReply(200, reply_headers, None if sent_etag == config["ETag"] else config)
+
+    def _stream(self, role: str, instance: str, stream_id: str, now: float) -> Stream:
+        key = (role, instance, stream_id)
+        stream = self._streams.get(key)
+        if stream is None:
+            stream = Stream(role, instance, stream_id, first_seen=now)
+            self._streams[key] = stream
+            while len(self._streams) > MAX_STREAMS:
+                self._streams.popitem(last=False)
+        self._streams.move_to_end(key)
+        return stream
+
+    def _record(self, stream: Stream, point: Dict[str, Any], now: float) -> None:
+        metrics: Dict[str, float] = {}
+        for metric in point.get("Metrics") or []:
+            metrics[metric["Name"][:256]] = float(metric["Value"])
+        # Charted at the app's own Timestamp when it is plausible (its rates are per interval
+        # between its timestamps), else at the time received.
+        wall = self._wall()
+        stamp = _epoch(point.get("Timestamp"))
+        shown = stamp if stamp is not None and abs(stamp - wall) < 300 else wall
+        stream.points.append((now, shown, metrics))
+        stream.top_cpu = list(point.get("TopCpuProcesses") or [])[:10]
+        documents = point.get("Documents") or []
+        if len(documents) > MAX_DOCUMENTS_PER_POST:
+            self.dropped_documents += len(documents) - MAX_DOCUMENTS_PER_POST
+            documents = documents[:MAX_DOCUMENTS_PER_POST]
+        received = _iso(wall)
+        for doc in documents:
+            self._seq += 1
+            kind = doc.get("DocumentType")
+            self._documents.append({
+                "seq": self._seq, "time": received, "role": stream.role, "instance": stream.instance,
+                "stream_id": stream.stream_id, "type": kind if kind in DOCUMENT_TYPES else "Unknown",
+                "document": doc})
+
+    def _forget_old(self, now: float) -> None:
+        for key in [k for k, s in self._streams.items() if now - s.last_seen > STREAM_FORGOTTEN_S]:
+            del self._streams[key]
