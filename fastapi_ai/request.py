@@ -107,8 +107,8 @@ class Exchange:
         span = self.span
         if span is None or not span.is_recording():
             return
-        with guarded("reading the user"):
-            self._web.annotate(span, auth_user_id=self._web.user_id(connection_of(self._scope)))
+        # Inside the caller's guard ("reading the response"): not guarded twice.
+        self._web.annotate(span, auth_user_id=self._web.user_id(connection_of(self._scope)))
 
     def fail(self, exc: BaseException) -> None:
         """An exception escaped the app (the 500 rule); after the body was sent it changes nothing."""

@@ -1,18 +1,37 @@
 """Telemetry never breaks a request: every call our code makes on a request path is guarded.
 
 A failure inside our own code (an adapter hook, a user's ``user_id`` callable, a header that
-parses oddly) is counted once as lost telemetry and logged once per interval on the
-``ai_core`` logger (never in a loop); the request goes on as if we were not there.
+parses oddly) is counted as lost telemetry and reported once per interval on the ``ai_core``
+logger (never in a loop); the request goes on as if we were not there. The first failure of
+each guarded place is also logged with its traceback (DEBUG), so the report can be traced to
+the line that failed; later ones are only counted.
+
+Guard once, at the adapter's boundary (the hook or middleware step the framework calls): the
+request layer's own functions do not guard again, so the label and the traceback say where
+the failure was rather than which of three nested guards caught it.
 """
 
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Optional, TypeVar
+import logging
+from typing import Any, Callable, Optional, Set, TypeVar
 
 from ai_core.diagnostics import DROPS
 
 T = TypeVar("T")
+
+logger = logging.getLogger("ai_core")
+
+_TRACED: Set[str] = set()  # labels whose first failure was logged with its traceback
+
+
+def _failed(what: str, kind: type, exc: BaseException, tb: Any) -> None:
+    DROPS.add("telemetry error while %s (%s)" % (what, kind.__name__))
+    if what not in _TRACED:
+        _TRACED.add(what)
+        logger.debug("telemetry error while %s (first one; later ones are only counted)", what,
+                     exc_info=(kind, exc, tb))
 
 
 class guarded:  # noqa: N801 (used like a function: ``with guarded("..."):``)
@@ -35,7 +54,7 @@ class guarded:  # noqa: N801 (used like a function: ``with guarded("..."):``)
         if kind is None or not issubclass(kind, Exception):
             return False
         # telemetry must never break the request
-        DROPS.add("telemetry error while %s (%s)" % (self._what, kind.__name__))
+        _failed(self._what, kind, exc, tb)
         return True
 
 
@@ -48,7 +67,7 @@ def guard(what: str, default: Optional[T] = None) -> Callable[[Callable[..., T]]
             try:
                 return fn(*args, **kwargs)
             except Exception as exc:
-                DROPS.add("telemetry error while %s (%s)" % (what, type(exc).__name__))
+                _failed(what, type(exc), exc, exc.__traceback__)
                 return default
 
         return call

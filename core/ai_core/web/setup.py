@@ -28,7 +28,6 @@ from ai_core.web.annotation import annotate_request
 from ai_core.web.browser import inject_loader, is_injectable, loader_snippet
 from ai_core.web.client_ip import client_ip
 from ai_core.exclusion import Exclusion, RouteResolver
-from ai_core.web.guard import guarded
 from ai_core.web.stop import STOP_TIMEOUT_S, graceful_stop
 from ai_core.web.user import UserReader, UserResolver
 
@@ -44,7 +43,10 @@ KEYWORDS = "keywords"
 class WebTelemetry:
     """What an adapter keeps per app: the process's pipeline and this app's request rules.
 
-    Every method is safe on the request path: it never raises into the request.
+    Adapters call these on the request path inside their own guard, once, at their boundary
+    (:mod:`ai_core.web.guard`): the methods do not guard again, so a failure is counted and
+    traced under the adapter's label. (A ``user_id`` reader is the user's code: its failures
+    are caught and counted by :class:`ai_core.web.user.UserResolver` itself.)
     """
 
     def __init__(
@@ -101,9 +103,7 @@ class WebTelemetry:
         """Whether this request sends nothing (``excluded_urls`` on the path, ``excluded_routes``
         on the names the app matched). Run an excluded request inside
         :func:`ai_core.web.exclusion.excluded_request`."""
-        with guarded("matching excluded_urls/excluded_routes"):
-            return self._exclusion.excludes(path, route_names)
-        return False
+        return self._exclusion.excludes(path, route_names)
 
     def exclude_at_span_start(self, resolver: Optional[RouteResolver] = None) -> None:
         """For frameworks whose request span starts before the adapter sees the request
@@ -125,9 +125,7 @@ class WebTelemetry:
         None takes what the adapter said for the whole app.
         """
         rewritten = self._peer_rewritten if peer_rewritten is None else peer_rewritten
-        with guarded("resolving the client IP"):
-            return client_ip(peer, forwarded_for, forwarded, self.options.trusted_proxies, rewritten)
-        return None
+        return client_ip(peer, forwarded_for, forwarded, self.options.trusted_proxies, rewritten)
 
     def user_id(self, request: Any) -> Optional[str]:
         """The authenticated user ID of ``request`` by the ``user_id`` option, or None."""
@@ -147,9 +145,7 @@ class WebTelemetry:
         snippet = self._browser_snippet
         if snippet is None or not is_injectable(content_type, content_encoding, streaming):
             return None
-        with guarded("adding the browser SDK loader"):
-            return inject_loader(body, snippet)
-        return None
+        return inject_loader(body, snippet)
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> bool:
         """The server is stopping: flush, then shut down within ``timeout_s``; safe twice."""
