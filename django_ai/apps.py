@@ -52,9 +52,12 @@ class DjangoAIConfig(AppConfig):
 
 def _start(settings: Any) -> None:
     from ai_core.web.setup import DJANGO, setup_web
+    from django_ai.celery_tasks import instrument_project_celery
     from django_ai.hooks import Hooks, django_user_id
     from django_ai.logs import export_django_request_records_once
 
+    # First: in a Celery worker, the pipeline takes the worker's role (README, "Celery").
+    instrument_project_celery(getattr(settings, SETTING, None) or {}, project_name(settings))
     web = setup_web(
         getattr(settings, SETTING, None) or {},
         DJANGO,

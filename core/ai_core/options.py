@@ -92,7 +92,6 @@ class Options:
     credential: Any = None
     browser_sdk_loader: bool = False
     live_metrics: Optional[bool] = None  # None: on where the connection string implies a live endpoint
-    performance_counters: bool = True  # process/machine load, request and exception rates (ai_core.performance_counters)
     excluded_tasks: Tuple[str, ...] = ()  # Celery task names or fnmatch patterns (ai_core.tasks)
 
     def fingerprint(self) -> Tuple[Tuple[str, Any], ...]:
@@ -384,7 +383,6 @@ OPTIONS: Tuple[OptionSpec, ...] = (
     OptionSpec("credential", _credential, "An azure-identity credential for Entra ID ingestion authentication.", secret=True),
     OptionSpec("browser_sdk_loader", _bool, "True: HTML pages load the Application Insights JavaScript SDK (page views, browser errors)."),
     OptionSpec("live_metrics", _bool, "Live Metrics (QuickPulse); default: on where the connection string implies a live endpoint."),
-    OptionSpec("performance_counters", _bool, "Process CPU, memory, I/O, machine CPU and memory, request and exception rates as the portal's Performance counters."),
     OptionSpec("excluded_tasks", _excluded_tasks, "Celery task names or patterns (fnmatch: 'shop.tasks.*') that send nothing."),
 )
 _BY_NAME: Dict[str, OptionSpec] = {spec.name: spec for spec in OPTIONS}

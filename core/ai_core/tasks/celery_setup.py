@@ -54,6 +54,7 @@ class _Process:
         self.role_default: Optional[str] = None
         self.wired = False
         self.worker: Optional[Telemetry] = None  # the pipeline a worker started
+        self.in_beat = False  # celery beat (or a worker's embedded beat) runs in this process
         # task id -> what to undo when the task (or its enqueue) ends, per thread
         self.local = threading.local()
 
@@ -178,9 +179,14 @@ def _wire() -> None:
     signals.after_task_publish.connect(_after_publish, weak=False, dispatch_uid="ai_core.tasks.after_publish")
     signals.task_prerun.connect(_name_run, weak=False, dispatch_uid="ai_core.tasks.name_run")
     signals.task_postrun.connect(_after_run, weak=False, dispatch_uid="ai_core.tasks.after_run")
+    signals.beat_init.connect(_on_beat_start, weak=False, dispatch_uid="ai_core.tasks.beat_init")
+    signals.beat_embedded_init.connect(_on_beat_start, weak=False, dispatch_uid="ai_core.tasks.beat_embedded_init")
     from ai_core.tasks.worker_process import wire_worker_signals
 
     wire_worker_signals()
+
+
+_NO_CALLER = "no caller"
 
 
 class _TaskTracer:
@@ -199,7 +205,12 @@ class _TaskTracer:
         self._tracer = tracer
 
     def start_span(self, name: str, context: Any = None, *args: Any, **kwargs: Any) -> Any:
-        if _process.local.__dict__.pop("drop_next_span", False):
+        drop = _process.local.__dict__.pop("drop_next_span", None)
+        if drop == _NO_CALLER:
+            from opentelemetry import trace
+
+            return trace.INVALID_SPAN  # nothing to propagate: the task has no caller
+        if drop:
             return _unsampled_span(context)
         return self._tracer.start_span(name, context, *args, **kwargs)
 
@@ -245,7 +256,7 @@ def _finish(key: Any) -> None:
             logger.debug("Application Insights: restoring the context after a task failed", exc_info=True)
 
 
-def _enter(key: Any, excluded: bool, broker_traffic: bool) -> None:
+def _enter(key: Any, excluded: Any, broker_traffic: bool) -> None:
     """Attach the context a task's span (or enqueue's) starts in; undone by :func:`_finish`."""
     from opentelemetry import context as otel_context
 
@@ -259,7 +270,9 @@ def _enter(key: Any, excluded: bool, broker_traffic: bool) -> None:
             pending.pop(stale, None)
     undo: List[Callable[[], None]] = []
     pending[key] = undo
-    _process.local.drop_next_span = excluded  # read by _TaskTracer for the span it starts next
+    # Read by _TaskTracer for the span it starts next: True drops it (and the task it enqueues),
+    # _NO_CALLER records nothing and gives the task no caller.
+    _process.local.drop_next_span = excluded
     undo.append(lambda: _process.local.__dict__.pop("drop_next_span", None))
     token = otel_context.attach(with_broker_traffic(broker_traffic))
     undo.append(lambda: otel_context.detach(token))
@@ -274,12 +287,26 @@ def _task_name_of_publish(sender: Any, headers: Any) -> Optional[str]:
 def _before_publish(sender: Any = None, headers: Any = None, **_: Any) -> None:
     try:
         task_id = headers.get("id") if isinstance(headers, dict) else None
-        excluded = _process.exclusion.excludes(_task_name_of_publish(sender, headers))
+        excluded = _process.exclusion.excludes(_task_name_of_publish(sender, headers)) or (
+            _NO_CALLER if _beat_schedules() else False)
         # The message is sent by Redis commands (or another broker's calls): the enqueue
         # dependency shows it; the commands themselves are the broker's (README, "Celery").
         _enter(("publish", task_id), excluded, broker_traffic=True)
     except Exception:
         logger.debug("Application Insights: preparing an enqueue failed", exc_info=True)
+
+
+def _beat_schedules() -> bool:
+    """Beat's own enqueues (outside any operation) record nothing (README, "Celery")."""
+    if not _process.in_beat:
+        return False
+    from opentelemetry import trace
+
+    return not trace.get_current_span().get_span_context().is_valid
+
+
+def _on_beat_start(**_: Any) -> None:
+    _process.in_beat = True
 
 
 def _after_publish(sender: Any = None, headers: Any = None, **_: Any) -> None:

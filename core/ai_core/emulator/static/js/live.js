@@ -10,7 +10,7 @@
 // apps as the DocumentStreams of their collection configuration; syntax in live_filter.py).
 
 import { api } from "./api.js";
-import { lineChart, seriesColor } from "./chart.js";
+import { lineChart } from "./chart.js";
 import { fill, fmtClock, fmtDuration, fmtNumber, h, parseTime, roleBadge } from "./util.js";
 
 const TICK_MS = 1000;
@@ -89,9 +89,7 @@ export function liveView(params, app) {
   const servers = h("div", { class: "table-wrap live-servers", "data-testid": "live-servers" });
   const errors = h("div", { "data-testid": "live-config-errors" });
   const charts = h("div", { class: "chart-grid live-charts", "data-testid": "live-charts" });
-  const legend = h("div", { class: "legend live-legend", "data-testid": "live-legend" });
-  const chartsSection = h("div", { hidden: true }, h("h3", { class: "section-title" }, "Last minute, one point a second"),
-    legend, charts);
+  const chartsSection = h("div", { hidden: true }, h("h3", { class: "section-title" }, "Last minute, one point a second"), charts);
   const feed = h("div", { class: "table-wrap live-feed", "data-testid": "live-feed" });
 
   const form = h("form", { class: "filters", role: "search", "aria-label": "Live filter", onsubmit: (e) => { e.preventDefault(); applyFilter(filterInput.value); } },
@@ -188,8 +186,6 @@ export function liveView(params, app) {
     if (!streams.length) return;
     const now = Date.now();
     const from = now - ((st.snapshot && st.snapshot.window_s) || 60) * 1000;
-    // One legend for every chart (each draws the apps in this order, so in these colours).
-    fill(legend, streams.map((s, i) => h("span", { class: "legend-item", style: { "--c": seriesColor(i) } }, streamLabel(s))));
     fill(charts, LIVE_METRICS.map(([name, label, fmt]) => {
       const lines = streams.map((s) => ({
         label: streams.length > 1 || st.role === "" ? streamLabel(s) : "",
