@@ -44,6 +44,7 @@ from ai_core.live_metrics import build_live_metrics
 from ai_core.log_export import install_log_handler
 from ai_core.options import Options, resolve_options
 from ai_core.otlp import build_otlp_exporters
+from ai_core.performance_counters import enable_performance_counters
 from ai_core.request_context import RequestContextRegistry, RequestContextSpanProcessor
 from ai_core.role import process_role
 from ai_core.sampler import ApplicationInsightsSampler
@@ -143,7 +144,9 @@ def _build(opts: Options, role_default: Optional[str] = None, role_name: Optiona
         request_lookup=registry, trace_sampling_ratio=opts.sampling_ratio, **exporter_kwargs
     )
     metric_exporter = AzureMonitorMetricExporter(**exporter_kwargs)
-    metric_readers = [WorkerMetricReader(metric_exporter)]
+    metric_readers = [
+        WorkerMetricReader(metric_exporter, to_envelopes=metric_exporter.envelopes if capture_only else None)
+    ]
     if otlp is not None:
         metric_readers.append(WorkerMetricReader(otlp.metric_exporter))
 
@@ -193,6 +196,8 @@ def _build(opts: Options, role_default: Optional[str] = None, role_name: Optiona
     # The stock instrumentations get a provider whose instruments Application Insights drops
     # anyway (active requests, body sizes) record nothing (ai_core.autocollected_metrics).
     instrumentation_meters = AutocollectedMeterProvider(meter_provider)
+    if opts.performance_counters and not capture_only:  # README, "Performance counters"
+        enable_performance_counters(meter_provider, tracer_provider, logger_provider, opts.sampling_ratio)
 
     _set_global_providers(tracer_provider, logger_provider, meter_provider)
     handler = install_log_handler(logger_provider, opts.logger_name, opts.logging_level)

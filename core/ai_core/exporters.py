@@ -256,12 +256,18 @@ class AzureMonitorMetricExporter(_ExporterBase, MetricExporter):
     def export(
         self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any
     ) -> MetricExportResult:
-        opt_in = self._namespace_opt_in
-        envelopes = self._convert_guarded(lambda m: metrics_to_envelopes(m, self.ikey, opt_in, self.role), metrics_data)
+        envelopes = self.envelopes(metrics_data)
         if not envelopes:
             return MetricExportResult.SUCCESS
-        ok = self._send(self._finish(envelopes))
+        ok = self._send(envelopes)
         return MetricExportResult.SUCCESS if ok else MetricExportResult.FAILURE
+
+    def envelopes(self, metrics_data: MetricsData) -> List[Envelope]:
+        """What :meth:`export` sends for ``metrics_data`` (telemetry processors applied), unsent:
+        ``ai_core.testing`` captures these."""
+        opt_in = self._namespace_opt_in
+        converted = self._convert_guarded(lambda m: metrics_to_envelopes(m, self.ikey, opt_in, self.role), metrics_data)
+        return self._finish(converted) if converted else []
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
         self._close()

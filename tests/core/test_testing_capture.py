@@ -198,3 +198,23 @@ with capture_telemetry():
         print(json.dumps(str(err)))
 """)
     assert "already active" in result
+
+
+def test_metrics_are_the_blocks_own_measurements() -> None:
+    result = _run("""
+from opentelemetry import metrics
+capture_only()
+ai_core.configure(connection_string="InstrumentationKey=00000000-0000-0000-0000-000000000003")
+orders = metrics.get_meter("shop").create_counter("orders")
+orders.add(1)                                # before: not the block's
+with capture_telemetry() as t:
+    orders.add(2)
+    first = [(m.name, m.value) for m in t.metrics if m.name == "orders"]
+    orders.add(3)
+orders.add(100)                              # after: not the block's
+print(json.dumps({"first": first, "all": [(m.name, m.value) for m in t.metrics if m.name == "orders"],
+                  "threads": [th.name for th in threading.enumerate()]}))
+""")
+    assert result["first"] == [["orders", 2]]
+    assert result["all"] == [["orders", 2], ["orders", 3]]  # one delta per collection
+    assert result["threads"] == ["MainThread"]

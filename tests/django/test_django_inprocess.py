@@ -79,11 +79,23 @@ def test_a_signed_in_user_is_the_authenticated_user_and_a_guest_has_none(
     assert account.auth_user_id == str(site.pk)
 
 
-def test_excluded_routes_and_urls_send_nothing(client: Any, ai_telemetry: Any) -> None:
-    for path in ("/health/", "/api/health/", "/skip/this/"):
-        assert client.get(path).status_code == 200  # each runs an SQL query
+EXCLUDED = ("/health/", "/api/health/", "/skip/this/")  # each runs an SQL query
 
-    assert ai_telemetry.all == []
+
+def test_excluded_routes_and_urls_send_nothing(client: Any, ai_telemetry: Any) -> None:
+    for path in EXCLUDED:
+        assert client.get(path).status_code == 200
+
+    assert [item for item in ai_telemetry.all if item.base_type != "MetricData"] == []
+
+
+@pytest.mark.xfail(strict=True, reason="the stock Django middleware's http.server.duration histogram still counts "
+                   "excluded requests (Flask and FastAPI skip it); found with ai_core.testing's metrics")
+def test_excluded_requests_are_not_in_the_request_metrics(client: Any, ai_telemetry: Any) -> None:
+    for path in EXCLUDED:
+        assert client.get(path).status_code == 200
+
+    assert ai_telemetry.metrics == []
 
 
 def test_an_uncaught_exception_is_one_exception_item_and_a_failed_request(client: Any, ai_telemetry: Any) -> None:

@@ -78,7 +78,7 @@ def test_excluded_routes_and_urls_send_nothing(client: Any, ai_telemetry: Any) -
     for path in ("/health", "/api/health", "/skip/this"):
         assert client.get(path + "?t=excluded").status_code == 200  # each runs SQL and logs a warning
 
-    assert ai_telemetry.all == []
+    assert ai_telemetry.all == []  # metrics too: an excluded request is not in requests/duration
 
 
 def test_an_uncaught_exception_is_one_exception_item_and_a_failed_request(client: Any, ai_telemetry: Any) -> None:

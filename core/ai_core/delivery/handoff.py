@@ -14,6 +14,7 @@ called, as the package's pytest plugin does) has a :class:`CaptureOnlyWorker` an
 from __future__ import annotations
 
 import logging
+import weakref
 from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from opentelemetry.context import Context
@@ -48,6 +49,10 @@ class Diversion:
         return False
 
     def log_emitted(self, log_record: Any, to_envelopes: ToEnvelopes) -> bool:
+        return False
+
+    def metrics_collected(self, metrics_data: MetricsData, to_envelopes: Callable[[MetricsData], List[Envelope]]) -> bool:
+        """A capture-only pipeline's metric reader collected (see :func:`collect_capturable_metrics`)."""
         return False
 
 
@@ -144,17 +149,31 @@ class QueueLogRecordProcessor(LogRecordProcessor):
 
 
 class WorkerMetricReader(MetricReader):
-    """Collected by the export worker on its timer instead of a thread of its own."""
+    """Collected by the export worker on its timer instead of a thread of its own.
 
-    def __init__(self, exporter: MetricExporter) -> None:
+    ``to_envelopes`` (our exporter's conversion, given in capture-only pipelines) makes it
+    collectable by a capture: :func:`collect_capturable_metrics`.
+    """
+
+    def __init__(
+        self, exporter: MetricExporter, to_envelopes: Optional[Callable[[MetricsData], List[Envelope]]] = None
+    ) -> None:
         super().__init__(
             preferred_temporality=exporter._preferred_temporality,
             preferred_aggregation=exporter._preferred_aggregation,
         )
         self._exporter = exporter
+        self._to_envelopes = to_envelopes
+        if to_envelopes is not None:
+            _capturable_readers.add(self)
 
     def _receive_metrics(self, metrics_data: MetricsData, timeout_millis: float = 10_000, **kwargs: Any) -> None:
         if metrics_data is not None and metrics_data.resource_metrics:
+            diversion = _diversion
+            if diversion is not None and self._to_envelopes is not None and diversion.metrics_collected(
+                metrics_data, self._to_envelopes
+            ):
+                return
             self._exporter.export(metrics_data, timeout_millis=timeout_millis)
 
     def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
@@ -162,6 +181,24 @@ class WorkerMetricReader(MetricReader):
 
     def force_flush(self, timeout_millis: float = 10_000) -> bool:
         return True
+
+
+_capturable_readers: "weakref.WeakSet[WorkerMetricReader]" = weakref.WeakSet()
+
+
+def collect_capturable_metrics() -> None:
+    """Collect the metric readers of capture-only pipelines now, into the current diversion.
+
+    Metrics have no "ended" moment to divert at: a capture collects when it starts (to leave
+    out what was measured before), when it is read and when it ends (deltas, so each
+    collection holds what was measured since the previous one).
+    """
+    for reader in list(_capturable_readers):
+        try:
+            reader.collect()
+        except Exception:
+            DROPS.add("metrics lost: collection for a capture raised")
+            logger.debug("metric collection for a capture raised", exc_info=True)
 
 
 def collect_all(readers: Sequence[MetricReader]) -> Callable[[], None]:

@@ -13,7 +13,7 @@ Under pytest you need no import: the package's pytest plugin offers the ``ai_tel
 fixture, a ``capture_telemetry()`` around the whole test.
 
 What a capture holds: :attr:`~CapturedTelemetry.requests`, ``dependencies``, ``exceptions``,
-``events`` and ``traces`` (log lines), each a list of envelopes, the dicts our exporter would
+``events``, ``traces`` (log lines) and ``metrics``, each a list of envelopes, the dicts our exporter would
 post to Application Insights, after your ``telemetry_processors`` (:class:`TelemetryItem`
 adds shortcuts: ``.name``, ``.result_code``, ``.success``, ``.operation_id``,
 ``.auth_user_id``, ``.role``, ``.properties``...). Only what the ``with`` block recorded is in

@@ -9,7 +9,9 @@ request's items after the request, when its route and user are known).
 
 Which items are the block's: spans that *started* inside it (a request that began earlier is
 not, even if it ends inside), and log records written inside it. A span that started inside and
-ends after the block still belongs to it: it is added to the capture, never queued.
+ends after the block still belongs to it: it is added to the capture, never queued. Metrics
+(capture-only pipelines) are collected when the block starts (what was measured before is
+dropped), when the capture is read during the block, and when the block ends.
 """
 
 from __future__ import annotations
@@ -17,12 +19,13 @@ from __future__ import annotations
 import threading
 import time
 from types import TracebackType
-from typing import Any, Dict, List, Optional, Tuple, Type
+from typing import Any, Callable, Dict, List, Optional, Tuple, Type
 
+from opentelemetry.sdk.metrics.export import MetricsData
 from opentelemetry.sdk.trace import ReadableSpan, Span
 
 from ai_core.delivery import handoff
-from ai_core.delivery.handoff import Diversion, ToEnvelopes
+from ai_core.delivery.handoff import Diversion, Envelope, ToEnvelopes, collect_capturable_metrics
 from ai_core.testing.items import TelemetryItem
 
 REQUEST = "RequestData"
@@ -30,6 +33,7 @@ DEPENDENCY = "RemoteDependencyData"
 EXCEPTION = "ExceptionData"
 EVENT = "EventData"
 MESSAGE = "MessageData"
+METRIC = "MetricData"
 
 
 class CapturedTelemetry(Diversion):
@@ -47,7 +51,8 @@ class CapturedTelemetry(Diversion):
         self._start_ns = 0
         self._end_ns: Optional[int] = None
         self._active = False
-        self._pending: List[Tuple[ToEnvelopes, Any]] = []  # SDK items, not converted yet
+        self._discarding = False
+        self._pending: List[Callable[[], List[Envelope]]] = []  # SDK items' conversions, not run yet
         self._open: Dict[int, Tuple[Span, ToEnvelopes]] = {}  # started inside, not ended yet
         self._items: List[TelemetryItem] = []
 
@@ -61,12 +66,18 @@ class CapturedTelemetry(Diversion):
         self._start_ns = time.time_ns()
         self._active = True
         handoff.divert(self)
+        self._discarding = True  # metric deltas measured before the block
+        try:
+            collect_capturable_metrics()
+        finally:
+            self._discarding = False
         return self
 
     def __exit__(
         self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException], tb: Optional[TracebackType]
     ) -> None:
         # Still the diversion: spans that started inside and end later are added here, not queued.
+        collect_capturable_metrics()
         self._end_ns = time.time_ns()
         self._active = False
 
@@ -85,25 +96,35 @@ class CapturedTelemetry(Diversion):
             return False
         with self._lock:
             self._open.pop(span.context.span_id, None)
-            self._pending.append((to_envelopes, span))
+            self._pending.append(lambda: to_envelopes([span]))
         return True
 
     def log_emitted(self, log_record: Any, to_envelopes: ToEnvelopes) -> bool:
         if not self._active:
             return False
         with self._lock:
-            self._pending.append((to_envelopes, log_record))
+            self._pending.append(lambda: to_envelopes([log_record]))
+        return True
+
+    def metrics_collected(self, metrics_data: MetricsData, to_envelopes: Callable[[MetricsData], List[Envelope]]) -> bool:
+        if not self._active:
+            return False
+        if not self._discarding:
+            with self._lock:
+                self._pending.append(lambda: to_envelopes(metrics_data))
         return True
 
     # -- reading -------------------------------------------------------------------------------
     @property
     def all(self) -> List[TelemetryItem]:
         """Every item, of every type."""
+        if self._active:
+            collect_capturable_metrics()
         with self._lock:
             pending, self._pending = self._pending, []
             still_open = list(self._open.values())
-        for to_envelopes, item in pending:
-            self._items.extend(TelemetryItem(env) for env in to_envelopes([item]))
+        for convert in pending:
+            self._items.extend(TelemetryItem(env) for env in convert())
         items = list(self._items)
         for span, to_envelopes in still_open:
             items.extend(TelemetryItem(env) for env in to_envelopes([_ended_now(span)]))
@@ -141,6 +162,12 @@ class CapturedTelemetry(Diversion):
         return self.of_type(MESSAGE)
 
     logs = traces
+
+    @property
+    def metrics(self) -> List[TelemetryItem]:
+        """Metric points (``MetricData``), from capture-only pipelines: your own instruments and
+        the standard request/dependency metrics, as deltas per collection (see the module doc)."""
+        return self.of_type(METRIC)
 
     def __repr__(self) -> str:
         state = "active" if self._active else "done"

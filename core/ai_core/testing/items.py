@@ -31,8 +31,16 @@ class TelemetryItem(Dict[str, Any]):
     # -- the item's own fields --------------------------------------------------------------
     @property
     def name(self) -> Optional[str]:
-        """A request's or dependency's name (``GET /items/{id}``, ``SELECT``), an event's name."""
-        return self.base_data.get("name")
+        """A request's or dependency's name (``GET /items/{id}``, ``SELECT``), an event's or a metric's name."""
+        base = self.base_data
+        if "name" in base:
+            return base["name"]  # type: ignore[no-any-return]
+        return (base.get("metrics") or [{}])[0].get("name")
+
+    @property
+    def value(self) -> Optional[float]:
+        """A metric's value: a counter's sum over the collection, a histogram's sum."""
+        return (self.base_data.get("metrics") or [{}])[0].get("value")
 
     @property
     def result_code(self) -> Optional[str]:
