@@ -51,7 +51,9 @@ class Diversion:
     def log_emitted(self, log_record: Any, to_envelopes: ToEnvelopes) -> bool:
         return False
 
-    def metrics_collected(self, metrics_data: MetricsData, to_envelopes: Callable[[MetricsData], List[Envelope]]) -> bool:
+    def metrics_collected(
+        self, metrics_data: MetricsData, to_envelopes: Callable[[MetricsData], List[Envelope]]
+    ) -> bool:
         """A capture-only pipeline's metric reader collected (see :func:`collect_capturable_metrics`)."""
         return False
 

@@ -40,10 +40,12 @@ class CapturedTelemetry(Diversion):
     """What one ``capture_telemetry()`` block recorded: lists of :class:`TelemetryItem` envelopes.
 
     Every list is in the order the items ended (a request's dependencies before the request).
-    A request whose response body is still open when the test reads (Flask's test client sends
-    the body only when it is read, and pytest keeps a 500's traceback, with the unread body,
-    until the test ends) is listed as it stands, ended at the moment of reading; once it really
-    ends, the real item replaces it.
+    A request whose response body is still open when the test reads is listed as it stands,
+    ended at the moment of reading; once it really ends, the real item replaces it. Flask's test
+    client leaves a body open until the response object is freed: a response the test keeps, and
+    an error answer (a 404, a 500), which sits in a reference cycle through its exception's
+    traceback until the garbage collector runs, or until the test ends when pytest's log capture
+    holds the 500's log record.
     """
 
     def __init__(self) -> None:
@@ -106,7 +108,9 @@ class CapturedTelemetry(Diversion):
             self._pending.append(lambda: to_envelopes([log_record]))
         return True
 
-    def metrics_collected(self, metrics_data: MetricsData, to_envelopes: Callable[[MetricsData], List[Envelope]]) -> bool:
+    def metrics_collected(
+        self, metrics_data: MetricsData, to_envelopes: Callable[[MetricsData], List[Envelope]]
+    ) -> bool:
         if not self._active:
             return False
         if not self._discarding:

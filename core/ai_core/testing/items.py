@@ -16,7 +16,8 @@ class TelemetryItem(Dict[str, Any]):
 
     @property
     def base_type(self) -> str:
-        """``RequestData``, ``RemoteDependencyData``, ``ExceptionData``, ``EventData``, ``MessageData`` or ``MetricData``."""
+        """``RequestData``, ``RemoteDependencyData``, ``ExceptionData``, ``EventData``, ``MessageData``
+        or ``MetricData``."""
         return str(self.get("data", {}).get("baseType", ""))
 
     @property
