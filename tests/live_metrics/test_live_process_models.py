@@ -15,6 +15,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import List, Set
 
+import pytest
+
 from ai_core.emulator import Emulator
 from fake_live_service import Call, FakeLiveService
 
@@ -69,12 +71,21 @@ def stop(proc: subprocess.Popen) -> str:
     return err
 
 
-def test_gunicorn_preload_workers_each_stream_with_their_own_stream_id() -> None:
+SERVERS = {
+    "gunicorn-preload": lambda port: [str(BIN / "gunicorn"), "--preload", "-w", "2", "-b", "127.0.0.1:%d" % port,
+                                      "live_wsgi:application"],
+    "uvicorn-workers": lambda port: [str(BIN / "uvicorn"), "--workers", "2", "--host", "127.0.0.1", "--port", str(port),
+                                     "live_asgi:application"],
+}
+
+
+@pytest.mark.parametrize("server", sorted(SERVERS))
+def test_every_worker_streams_with_its_own_stream_id(server: str) -> None:
     port = free_port()
     with Emulator(port=0, db=":memory:") as emu, FakeLiveService() as live:
         live.subscribed = True
         cs = live.connection_string(KEY, ingestion=emu.url)
-        proc = start([str(BIN / "gunicorn"), "--preload", "-w", "2", "-b", "127.0.0.1:%d" % port, "live_wsgi:application"], cs)
+        proc = start(SERVERS[server](port), cs)
         try:
             pids = serve_until_pids(port, proc, 2)
 
@@ -90,7 +101,7 @@ def test_gunicorn_preload_workers_each_stream_with_their_own_stream_id() -> None
         streams = {c.pid: set() for c in calls}
         for c in calls:
             streams[c.pid].add(c.point["StreamId"])
-        assert set(streams) == pids, "only the workers stream: the --preload master (pid %d) pings nobody; %s" % (
+        assert set(streams) == pids, "only the workers stream: the master (pid %d) pings nobody; %s" % (
             proc.pid, err[-2000:])
         assert all(len(ids) == 1 for ids in streams.values())
         assert len({next(iter(ids)) for ids in streams.values()}) == 2  # two stream ids, one per worker
@@ -106,7 +117,14 @@ def test_under_sampling_the_request_count_is_the_true_one() -> None:
                      LIVE_SAMPLING="0.1")
         try:
             serve_until_pids(port, proc, 1)
-            live.wait_for(lambda calls: any(c.operation == "post" for c in calls), timeout=60)
+
+            def posting(calls: List[Call]) -> bool:
+                # the stream starts with the first sampled item: keep some traffic flowing until then
+                with ThreadPoolExecutor(4) as pool:
+                    list(pool.map(lambda i: get(port, "/warmup"), range(8)))
+                return any(c.operation == "post" for c in calls)
+
+            live.wait_for(posting, timeout=90)
             first = len(live.calls)
             with ThreadPoolExecutor(8) as pool:
                 list(pool.map(lambda i: get(port, "/fail" if i % 10 == 0 else "/hello/%d" % i), range(sent)))

@@ -217,6 +217,10 @@ class LiveStream:
         self.client.follow_redirect(target)
 
     def _report_failure(self, answer: LiveAnswer, operation: str) -> None:
+        if answer.status == 401 and self._token_provider is not None:
+            invalidate = getattr(self._token_provider, "invalidate", None)
+            if callable(invalidate):
+                invalidate()  # a revoked or expired token: the next call asks the credential again
         if answer.status in (401, 403):
             self._warn_once("auth", "Live Metrics: the service refused this app's %s with HTTP %d; check the "
                             "connection string's key, and with Entra ID the credential option and its role "
