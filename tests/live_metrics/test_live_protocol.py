@@ -248,3 +248,48 @@ def test_an_entra_id_token_is_sent_as_bearer_only_over_https(service: FakeLiveSe
     stream = make_stream(service.url, clock, token_provider=Provider())
     run(stream, clock, 2)
     assert service.calls == []  # plain http: refused before sending anything
+
+
+@pytest.fixture(scope="module")
+def tls(tmp_path_factory: pytest.TempPathFactory):
+    import shutil
+    import ssl
+    import subprocess
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not available to make a test certificate")
+    d = tmp_path_factory.mktemp("tls")
+    cert, key = d / "cert.pem", d / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "1", "-keyout", str(key),
+                    "-out", str(cert), "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True, timeout=60)
+    server = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server.load_cert_chain(str(cert), str(key))
+    return server, ssl.create_default_context(cafile=str(cert))
+
+
+def test_entra_id_bearer_token_with_the_monitor_scope_over_https_and_renewed_after_a_401(tls: Any) -> None:
+    from ai_core.delivery.auth import BearerTokenProvider
+
+    class Credential:
+        def __init__(self) -> None:
+            self.scopes: List[str] = []
+
+        def get_token(self, *scopes: str, **kwargs: Any) -> Any:
+            self.scopes.append(scopes[0])
+            token = "token-%d" % len(self.scopes)
+            return type("AccessToken", (), {"token": token, "expires_on": time.time() + 3600})()
+
+    server_context, client_context = tls
+    credential = Credential()
+    with FakeLiveService(tls=server_context) as svc:
+        clock = FakeClock()
+        stream = make_stream(svc.url, clock, token_provider=BearerTokenProvider(credential), ssl_context=client_context)
+        run(stream, clock, 2)
+        assert [c.headers["authorization"] for c in svc.calls] == ["Bearer token-1"] * 2  # cached
+        assert credential.scopes == ["https://monitor.azure.com/.default"]
+        svc.status = 401
+        run(stream, clock, 1)
+        svc.status = 200
+        run(stream, clock, 1)
+        assert svc.calls[-1].headers["authorization"] == "Bearer token-2"  # the 401 made it ask again

@@ -46,7 +46,8 @@ class Call:
 
 
 class FakeLiveService:
-    def __init__(self) -> None:
+    def __init__(self, tls: Optional[Any] = None) -> None:
+        """``tls``: an ``ssl.SSLContext`` (server side) to serve https instead of http."""
         self.subscribed = False
         self.status = 200
         self.configuration: Optional[Dict[str, Any]] = None  # sent when the client's etag differs
@@ -88,8 +89,10 @@ class FakeLiveService:
 
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
         self.port = self._server.server_address[1]
-        self.url = "http://127.0.0.1:%d" % self.port
+        self.url = "%s://127.0.0.1:%d" % ("https" if tls is not None else "http", self.port)
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 

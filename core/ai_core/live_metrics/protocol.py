@@ -27,6 +27,7 @@ import json
 import logging
 import os
 import socket
+import ssl
 import threading
 import time
 from dataclasses import dataclass
@@ -90,8 +91,12 @@ class LiveClient:
     """Pings and posts to one live endpoint (which a redirect may change); one kept-alive
     connection, used by the one Live Metrics thread of the process."""
 
-    def __init__(self, endpoint: str, ikey: str, token_provider: Any = None, timeout_s: float = 10.0) -> None:
+    def __init__(
+        self, endpoint: str, ikey: str, token_provider: Any = None, timeout_s: float = 10.0,
+        ssl_context: Optional[ssl.SSLContext] = None,
+    ) -> None:
         self.endpoint = endpoint.rstrip("/")
+        self._ssl_context = ssl_context  # None: the system's trust store
         self._ikey = ikey
         self._token_provider = token_provider
         self._timeout = timeout_s
@@ -174,7 +179,7 @@ class LiveClient:
             return self._conn, True
         self.close()
         proxy = select_proxy(target, self._proxy_env)
-        conn = _new_connection(target, proxy, self._timeout, None)
+        conn = _new_connection(target, proxy, self._timeout, self._ssl_context if target.https else None)
         self._conn, self._conn_origin = conn, target.origin
         return conn, False
 

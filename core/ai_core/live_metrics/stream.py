@@ -61,7 +61,9 @@ class LiveStream:
         usage: Optional[UsageMeter] = None,
         span_envelopes: Optional[ToEnvelopes] = None,
         log_envelopes: Optional[ToEnvelopes] = None,
+        ssl_context: Any = None,
     ) -> None:
+        self._ssl_context = ssl_context
         self.configured_endpoint = endpoint.rstrip("/")
         self._ikey = ikey
         self._role_name = role_name
@@ -90,7 +92,7 @@ class LiveStream:
             instance="%s (pid %d)" % (self._role_instance, os.getpid()),
             role_name=self._role_name,
         )
-        self.client = LiveClient(self.configured_endpoint, self._ikey, self._token_provider)
+        self.client = LiveClient(self.configured_endpoint, self._ikey, self._token_provider, ssl_context=self._ssl_context)
         self.schedule = LiveSchedule(self._clock())
         self.configuration = LiveConfiguration()
         self.collecting = False
