@@ -212,8 +212,48 @@ def test_a_filter_that_cannot_be_read_is_a_400_naming_the_problem(emulator):
     assert snapshot(emulator)["configuration"]["filter"] == ""  # unchanged
 
 
+def test_charts_of_your_own_go_to_the_apps_as_derived_metrics(emulator):
+    etag = ping(emulator).headers["x-ms-qps-configuration-etag"]
+    reply = viewer(emulator, "charts", {"charts": "count of requests where Success = false; "
+                                                  "avg Duration of dependencies where Target contains inv and role = shop"})
+    assert reply.status == 200, reply.body
+    shop = ping(emulator, etag=etag, role="shop")
+    assert shop.headers["x-ms-qps-configuration-etag"] != etag
+    first, second = shop.json()["Metrics"]
+    assert first == {"Id": first["Id"], "TelemetryType": "Request", "Projection": "Count()", "Aggregation": "Sum",
+                     "BackEndAggregation": "Sum", "FilterGroups": [{"Filters": [
+                         {"FieldName": "Success", "Predicate": "Equal", "Comparand": "false"}]}]}
+    assert second["Projection"] == "Duration" and second["Aggregation"] == "Avg"
+    assert second["FilterGroups"] == [{"Filters": [{"FieldName": "Target", "Predicate": "Contains", "Comparand": "inv"}]}]
+    assert [m["Id"] for m in ping(emulator, role="inventory").json()["Metrics"]] == [first["Id"]]
+    # The document streams did not change, nor did the feed's stream id.
+    assert shop.json()["DocumentStreams"][0]["Id"] == snapshot(emulator)["configuration"]["document_stream_id"]
+    charts = snapshot(emulator)["configuration"]["charts"]
+    assert [c["Label"] for c in charts] == ["count of requests where Success = false",
+                                            "avg Duration of dependencies where Target contains inv and role = shop"]
+    # The values the apps compute arrive as metrics named by the chart's Id.
+    post(emulator, Metrics=[{"Name": first["Id"], "Value": 3, "Weight": 1}])
+    [shop_stream] = snapshot(emulator, role="shop")["streams"]
+    assert shop_stream["points"][-1]["metrics"] == {first["Id"]: 3.0}
+    viewer(emulator, "charts", {"charts": ""})
+    assert ping(emulator).json()["Metrics"] == []
+
+
+@pytest.mark.parametrize("text,words", [
+    ("median Duration of requests", "a chart is"),
+    ("avg Duration of exceptions", "only requests and dependencies have a Duration"),
+    ("count Duration of requests", "count counts items"),
+    ("avg of requests", "avg of what?"),
+    ("sum Name of requests", "Duration or CustomDimensions"),
+    ("count of gadgets", "start with what to show"),
+])
+def test_a_chart_that_cannot_be_read_is_a_400(emulator, text, words):
+    reply = viewer(emulator, "charts", {"charts": text})
+    assert reply.status == 400 and words in reply.json()["error"], reply.json()
+
+
 def test_a_cross_site_form_cannot_subscribe_or_change_the_filter(emulator):
-    for action, body in [("subscribe", b""), ("filter", b'{"filter": "traces"}')]:
+    for action, body in [("subscribe", b""), ("filter", b'{"filter": "traces"}'), ("charts", b'{"charts": "count of requests"}')]:
         reply = http("POST", emulator.url + "/api/live/" + action, body, {"Content-Type": "text/plain"})
         assert reply.status == 403
     assert snapshot(emulator)["subscribed"] is False
@@ -416,6 +456,19 @@ def test_filter_text_to_groups(text, expected):
     groups = live_filter.parse(text)
     assert [(g.telemetry_type, [(f["FieldName"], f["Predicate"], f["Comparand"]) for f in g.filters])
             for g in groups] == expected
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("count of requests", [("Request", "Count()", "Sum", [])]),
+    ("max CustomDimensions.amount of events where CustomDimensions.plan = gold",
+     [("Event", "CustomDimensions.amount", "Max", [("CustomDimensions.plan", "Equal", "gold")])]),
+    ("min duration of dependencies; average Duration of requests where Duration > 1s",
+     [("Dependency", "Duration", "Min", []), ("Request", "Duration", "Avg", [("Duration", "GreaterThan", "0.0:0:1")])]),
+])
+def test_chart_text_to_derived_metrics(text, expected):
+    assert [(c.group.telemetry_type, c.projection, c.aggregation,
+             [(f["FieldName"], f["Predicate"], f["Comparand"]) for f in c.group.filters])
+            for c in live_filter.parse_charts(text)] == expected
 
 
 def test_role_and_instance_conditions_are_server_choices():

@@ -378,6 +378,14 @@ def test_a_real_apps_requests_add_up_on_the_live_charts(page: Page, screenshot: 
             expect(page.get_by_test_id("live-server-row").filter(has_text="live-1")).to_have_count(1, timeout=30000)
             [stream] = wait_for(lambda: [s for s in emu.app.live.snapshot()["streams"] if s["state"] == "posting"],
                                 what="the app posting once the Live tab is open")
+            # A chart of our own: the app counts its failed requests every second.
+            page.get_by_test_id("live-charts-input").fill("count of requests where Success = false")
+            page.get_by_test_id("live-charts-apply").click()
+            own = page.locator("[data-testid=live-chart-card][data-own='1']")
+            expect(own).to_have_count(1)
+            chart_id = own.get_attribute("data-metric")
+            wait_for(lambda: any(chart_id in p["metrics"] for p in emu.app.live.snapshot()["streams"][0]["points"]),
+                     what="the app computing the chart")
             failures = 0
             for i in range(30):  # about 3 seconds of traffic, a fifth of it failing
                 get("/fail" if i % 5 == 0 else "/ok")
@@ -393,6 +401,9 @@ def test_a_real_apps_requests_add_up_on_the_live_charts(page: Page, screenshot: 
             total, failed = counted(series_points(req_card, label)), counted(series_points(failed_card, label))
             assert abs(total - 30) <= 3, total
             assert abs(failed - failures) <= 1, failed
+            # The app's own count, per second, adds up to exactly the failures sent.
+            assert sum(v for _, v in series_points(own, label)) == failures
+            expect(own.locator(".card-title")).to_have_text("count of requests where Success = false")
             # The default stream sends failed requests: the feed shows them.
             expect(page.get_by_test_id("live-document").filter(has_text="GET /fail").first).to_be_visible()
             screenshot(page, "live-real-app")
@@ -400,3 +411,82 @@ def test_a_real_apps_requests_add_up_on_the_live_charts(page: Page, screenshot: 
             page.goto("about:blank")  # stop polling before the emulator goes
             proc.terminate()
             proc.communicate(timeout=20)
+
+
+# -- ./scripts/demo: its apps on the Live tab ----------------------------------------------------------
+
+@pytest.mark.skipif(not live_client_available(), reason="the Live Metrics client (ai_core.live_metrics) is not there yet")
+def test_the_demos_apps_stream_to_the_live_tab(tmp_path: Any, page: Page, screenshot: Any) -> None:
+    import signal
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("APPLICATIONINSIGHTS_", "OTEL_")) and k != "DEMO_ONCE"}
+    demo = subprocess.Popen(
+        [sys.executable, os.path.join(ROOT, "scripts", "demo.py"), "--port", str(port), "--state-dir", str(tmp_path / "state")],
+        cwd=ROOT, env=dict(env, PYTHONUNBUFFERED="1"), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
+    lines: List[str] = []
+    try:
+        assert demo.stdout is not None
+        deadline = time.monotonic() + 180  # several servers starting on a loaded machine
+        while time.monotonic() < deadline:
+            line = demo.stdout.readline()
+            if not line:
+                break
+            lines.append(line.rstrip("\n"))
+            if line.startswith("Metrics arrive every 60 s"):
+                break
+        output = "\n".join(lines)
+        viewer = re.search(r"^Viewer: (\S+)$", output, re.M)
+        apps = dict(re.findall(r"^App:\s+(\S+)\s+(\S+)", output, re.M))
+        assert viewer and "storefront" in apps, output
+
+        page.goto(viewer.group(1) + "#/live")
+        expect(page.get_by_test_id("live-subscription")).to_have_text("Subscribed")
+        for role in apps:  # every app of the demo streams (each gunicorn/uvicorn worker on its own)
+            expect(page.locator("[data-testid=live-server-row][data-role='%s']" % role).first).to_be_visible(timeout=30000)
+        row = page.locator("[data-testid=live-server-row][data-role=storefront]")
+        expect(row.locator("td", has_text="posting")).to_have_count(1, timeout=30000)
+        instance = row.get_attribute("data-instance")
+
+        started = time.time()
+        for i in range(20):  # the shop's home page, 20 times over about 2 seconds, and a failing checkout
+            urlopen_status(apps["storefront"] + "/")
+            time.sleep(0.1)
+        urlopen_status(apps["storefront"] + "/checkout", b"sku=TEA-01")
+        done = time.time()
+        label = "storefront · %s" % instance
+        req_card = page.locator("[data-testid=live-chart-card][data-metric='\\\\ApplicationInsights\\\\Requests/Sec']")
+        wait_for(lambda: sum(1 for t, _ in series_points(req_card, label) if t > done) >= 2, what="points after the traffic")
+        total = counted([p for p in series_points(req_card, label) if p[0] > started - 1.5])
+        assert abs(total - 21) <= 3, total
+        # The default stream: the failed checkout is in the feed, with its 502.
+        checkout = page.get_by_test_id("live-document").filter(has_text="POST /checkout").first
+        expect(checkout).to_be_visible()
+        expect(checkout).to_contain_text("502")
+        screenshot(page, "live-demo")
+        page.goto("about:blank")
+    finally:
+        if demo.poll() is None:
+            demo.send_signal(signal.SIGINT)
+            try:
+                demo.communicate(timeout=60)
+            except subprocess.TimeoutExpired:
+                demo.kill()
+                demo.communicate()
+
+
+def urlopen_status(url: str, data: Optional[bytes] = None) -> int:
+    import urllib.error
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(url, data=data, timeout=30) as reply:
+            reply.read()
+            return reply.status
+    except urllib.error.HTTPError as err:
+        err.read()
+        return err.code

@@ -61,8 +61,8 @@ Live Metrics
 required: see ``live.py``. Answers ``x-ms-qps-subscribed`` (true while a viewer's Live tab
 heartbeat is younger than 5 s), ``x-ms-qps-configuration-etag``,
 ``x-ms-qps-service-polling-interval-hint`` (1000 ms, pings while unsubscribed) and, when the
-app's ETag differs, the ``CollectionConfigurationInfo`` built from the Live tab's filter
-(``live_filter.py``). Bad bodies: 400 ``{"RequestId", "ResponseDateTime", "Code": "InvalidInput",
+app's ETag differs, the ``CollectionConfigurationInfo`` built from the Live tab's filter and
+charts (``live_filter.py``). Bad bodies: 400 ``{"RequestId", "ResponseDateTime", "Code": "InvalidInput",
 "Message", "Exception"}``.
 
 Hostile pages
@@ -145,6 +145,11 @@ All under ``/api``; errors are ``{"error": "message"}`` with 400/403/404/405.
     empty: the portal's default stream). 400 with the reason when it cannot be read; else the
     summary ``{"filter", "document_stream_id", "groups": [{"TelemetryType", "Filters":
     {"Filters": [...]}, "Servers": [{"Field", "Predicate", "Comparand"}]}]}``.
+``POST /api/live/charts``
+    ``{"charts": "count of requests where Success = false; avg Duration of dependencies"}``:
+    charts of your own, sent to the apps as derived ``Metrics`` (syntax: ``live_filter.py``);
+    the summary then lists them under ``"charts"`` (DerivedMetricInfo plus ``"Label"``), and
+    their values arrive in the points' ``metrics`` under their ``Id``.
 ``GET /api/live``
     Query ``after_seq`` (documents after it), ``role``. ``{"subscribed", "configuration" (the
     summary above), "streams": [{"role", "instance", "stream_id", "machine_name", "version",

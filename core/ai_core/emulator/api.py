@@ -137,8 +137,9 @@ def add_faults(app: EmulatorApp, body: bytes) -> Result:
 
 
 def live_action(app: EmulatorApp, action: str, body: bytes) -> Result:
-    """``POST /api/live/subscribe`` (the Live tab is open: apps post for the next seconds) and
-    ``POST /api/live/filter`` (``{"filter": "<text>"}``, see ``live_filter``)."""
+    """``POST /api/live/subscribe`` (the Live tab is open: apps post for the next seconds),
+    ``POST /api/live/filter`` (``{"filter": "<text>"}``) and ``POST /api/live/charts``
+    (``{"charts": "<text>"}``); syntax in ``live_filter``."""
     if action == "subscribe":
         return 200, app.live.watch()
     if action == "filter":
@@ -150,7 +151,16 @@ def live_action(app: EmulatorApp, action: str, body: bytes) -> Result:
             return 200, app.live.set_filter(text)
         except live_filter.FilterError as exc:
             raise ApiError(400, "filter: %s" % exc) from None
-    raise ApiError(404, "no API route /api/live/%s (subscribe, filter)" % action)
+    if action == "charts":
+        request = _json_body(body)
+        text = request.get("charts") if isinstance(request, dict) else None
+        if not isinstance(text, str):
+            raise ApiError(400, 'body must be {"charts": "<text>"}, e.g. {"charts": "avg Duration of requests"}')
+        try:
+            return 200, app.live.set_charts(text)
+        except live_filter.FilterError as exc:
+            raise ApiError(400, "charts: %s" % exc) from None
+    raise ApiError(404, "no API route /api/live/%s (subscribe, filter, charts)" % action)
 
 
 def live_snapshot(app: EmulatorApp, query: Query) -> Result:

@@ -199,6 +199,9 @@ class LiveService:
         self._version = 1
         self._filter_text = ""
         self._groups = live_filter.default_groups()
+        self._charts_text = ""
+        self._charts: List[live_filter.Chart] = []
+        self._charts_version = 1
         self._streams: "OrderedDict[Tuple[str, str, str], Stream]" = OrderedDict()
         self._documents: Deque[Dict[str, Any]] = deque(maxlen=MAX_DOCUMENTS)
         self._seq = 0
@@ -224,6 +227,19 @@ class LiveService:
             self._version += 1
         return self.configuration_summary()
 
+    def set_charts(self, text: str) -> Dict[str, Any]:
+        """Apply the Live tab's own charts (derived metrics); ``FilterError`` when unreadable."""
+        charts = live_filter.parse_charts(text)
+        with self._lock:
+            self._charts = charts
+            self._charts_text = text.strip()
+            self._charts_version += 1
+        return self.configuration_summary()
+
+    def _chart_id(self, index: int) -> str:
+        # New ids per change: values an app computed for an earlier chart are not drawn on it.
+        return "emulator-chart-%d-%d" % (self._charts_version, index + 1)
+
     @property
     def stream_id(self) -> str:
         """The DocumentStreamInfo Id of the current filter: a new one per change, so documents
@@ -235,15 +251,20 @@ class LiveService:
             groups = list(self._groups)
             return {"filter": self._filter_text, "document_stream_id": self.stream_id,
                     "groups": [dict(g.to_json(), Servers=[
-                        {"Field": f, "Predicate": p, "Comparand": v} for f, p, v in g.servers]) for g in groups]}
+                        {"Field": f, "Predicate": p, "Comparand": v} for f, p, v in g.servers]) for g in groups],
+                    "charts_text": self._charts_text,
+                    "charts": [dict(c.to_json(self._chart_id(i)), Label=c.label)
+                               for i, c in enumerate(self._charts)]}
 
     def configuration_for(self, role: str, instance: str) -> Dict[str, Any]:
         """The ``CollectionConfigurationInfo`` for one app, with its ETag."""
         with self._lock:
             groups = [g.to_json() for g in self._groups if g.sent_to(role, instance)]
             stream_id = self.stream_id
+            metrics = [c.to_json(self._chart_id(i)) for i, c in enumerate(self._charts)
+                       if c.group.sent_to(role, instance)]
         streams = [{"Id": stream_id, "DocumentFilterGroups": groups}] if groups else []
-        config: Dict[str, Any] = {"Metrics": [], "DocumentStreams": streams, "QuotaInfo": None}
+        config: Dict[str, Any] = {"Metrics": metrics, "DocumentStreams": streams, "QuotaInfo": None}
         digest = hashlib.sha1(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
         return dict(config, ETag="emulator::%s" % digest)
 

@@ -24,6 +24,18 @@ it (the emulator answers each stream with its own ``DocumentStreams`` and ETag).
 
 An empty filter is the portal's default stream: failed requests and dependencies, every
 exception, event and trace.
+
+Charts of your own (the protocol's derived ``Metrics``, computed by each app every second),
+separated by ``;``::
+
+    <count | sum | avg | min | max> [<projection>] of <type> [where <condition> [and ...]]
+
+    count of requests where Success = false
+    avg Duration of dependencies where Target contains inventory
+    max CustomDimensions.amount of events where role = shop
+
+The projection is ``Duration`` (requests and dependencies, milliseconds) or
+``CustomDimensions.<key>``; ``count`` counts the matching items.
 """
 
 from __future__ import annotations
@@ -67,6 +79,10 @@ class FilterError(ValueError):
     """The filter text cannot be understood; the message says where and why."""
 
 
+AGGREGATIONS = {"count": "Sum", "sum": "Sum", "avg": "Avg", "average": "Avg", "min": "Min", "max": "Max"}
+_CHART = re.compile(r"^\s*(?P<agg>\w+)\s+(?:(?P<projection>[\w.]+)\s+)?of\s+(?P<rest>.+)$", re.IGNORECASE)
+MAX_CHARTS = 10
+
 @dataclass
 class Group:
     """One filter group: documents of ``telemetry_type`` matching every filter, sent only by the
@@ -82,6 +98,58 @@ class Group:
     def sent_to(self, role: str, instance: str) -> bool:
         values = {"role": role or "", "instance": instance or ""}
         return all(_text_matches(values[name], predicate, value) for name, predicate, value in self.servers)
+
+
+@dataclass
+class Chart:
+    """A derived metric: ``aggregation`` of ``projection`` over the items ``group`` selects."""
+
+    label: str
+    group: Group
+    projection: str  # Count(), Duration or CustomDimensions.<key>
+    aggregation: str  # Sum, Avg, Min, Max
+
+    def to_json(self, metric_id: str) -> Dict[str, Any]:
+        return {"Id": metric_id, "TelemetryType": self.group.telemetry_type,
+                "FilterGroups": [{"Filters": list(self.group.filters)}], "Projection": self.projection,
+                "Aggregation": self.aggregation, "BackEndAggregation": self.aggregation}
+
+
+def parse_charts(text: str) -> List[Chart]:
+    """The charts of a ``;``-separated text (empty: none); ``FilterError`` when invalid."""
+    if not isinstance(text, str):
+        raise FilterError("the charts must be text")
+    if len(text) > MAX_TEXT:
+        raise FilterError("the charts are longer than %d characters" % MAX_TEXT)
+    charts = [_chart(part.strip()) for part in _split(re.compile(r"\s*;\s*"), text) if part.strip()]
+    if len(charts) > MAX_CHARTS:
+        raise FilterError("at most %d charts" % MAX_CHARTS)
+    return charts
+
+
+def _chart(text: str) -> Chart:
+    match = _CHART.match(text)
+    if match is None or match.group("agg").lower() not in AGGREGATIONS:
+        raise FilterError("%r: a chart is <count|sum|avg|min|max> [Duration|CustomDimensions.<key>] of <type> "
+                          "[where ...], e.g. avg Duration of requests" % text)
+    agg = match.group("agg").lower()
+    group = _group(match.group("rest"))
+    projection = match.group("projection")
+    if agg == "count":
+        if projection:
+            raise FilterError("%r: count counts items; write 'count of %s'" % (text, match.group("rest").split()[0]))
+        return Chart(text, group, "Count()", "Sum")
+    if not projection:
+        raise FilterError("%r: %s of what? Duration or CustomDimensions.<key>" % (text, agg))
+    if projection.lower() == "duration":
+        if group.telemetry_type not in ("Request", "Dependency"):
+            raise FilterError("%r: only requests and dependencies have a Duration" % text)
+        projection = "Duration"
+    elif projection.lower().startswith("customdimensions.") and len(projection) > len("customdimensions."):
+        projection = "CustomDimensions." + projection.split(".", 1)[1]
+    else:
+        raise FilterError("%r: the value charted is Duration or CustomDimensions.<key>, not %r" % (text, projection))
+    return Chart(text, group, projection, AGGREGATIONS[agg])
 
 
 def _text_matches(value: str, predicate: str, comparand: str) -> bool:

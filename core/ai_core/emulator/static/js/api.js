@@ -43,6 +43,7 @@ export const api = {
   live: (params) => request("GET", "/api/live", params),
   liveSubscribe: () => request("POST", "/api/live/subscribe"),
   liveFilter: (text) => request("POST", "/api/live/filter", null, { filter: text }),
+  liveCharts: (text) => request("POST", "/api/live/charts", null, { charts: text }),
 };
 
 export const EMULATOR_IKEY = "00000000-0000-0000-0000-000000000000";

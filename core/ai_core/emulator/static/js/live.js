@@ -10,7 +10,7 @@
 // apps as the DocumentStreams of their collection configuration; syntax in live_filter.py).
 
 import { api } from "./api.js";
-import { lineChart } from "./chart.js";
+import { lineChart, seriesColor } from "./chart.js";
 import { fill, fmtClock, fmtDuration, fmtNumber, h, parseTime, roleBadge } from "./util.js";
 
 const TICK_MS = 1000;
@@ -41,6 +41,13 @@ const EXAMPLES = [
   "dependencies where Duration > 500",
   "requests where ResponseCode >= 500 or exceptions",
   "traces where Message contains timeout",
+];
+
+const CHART_EXAMPLES = [
+  "count of requests where Success = false",
+  "avg Duration of requests where Name contains checkout",
+  "max Duration of dependencies",
+  "count of exceptions",
 ];
 
 const TYPE_LABEL = { Request: "Request", RemoteDependency: "Dependency", Exception: "Exception", Event: "Event", Trace: "Trace", Unknown: "Other" };
@@ -83,13 +90,19 @@ export function liveView(params, app) {
     placeholder: "e.g. dependencies where Duration > 500 (empty: failed requests and dependencies, exceptions, events, traces)",
     list: "live-filter-examples", title: "Empty: the portal's default stream (failed requests and dependencies, all exceptions, events and traces)" });
   const filterError = h("p", { class: "filter-error", "data-testid": "live-filter-error", role: "alert", hidden: true });
+  const chartsError = h("p", { class: "filter-error", "data-testid": "live-charts-error", role: "alert", hidden: true });
+  const chartsInput = h("input", { id: "live-charts-input", "data-testid": "live-charts-input", type: "search", autocomplete: "off",
+    placeholder: "e.g. avg Duration of dependencies where Target contains inventory; count of requests where Success = false",
+    list: "live-charts-examples" });
   const applied = h("p", { class: "muted live-applied", "data-testid": "live-filter-applied" });
   const status = h("span", { class: "badge live-state", "data-testid": "live-subscription" }, "Connecting…");
   const summary = h("p", { class: "list-summary", "data-testid": "live-summary", "aria-live": "polite" });
   const servers = h("div", { class: "table-wrap live-servers", "data-testid": "live-servers" });
   const errors = h("div", { "data-testid": "live-config-errors" });
   const charts = h("div", { class: "chart-grid live-charts", "data-testid": "live-charts" });
-  const chartsSection = h("div", { hidden: true }, h("h3", { class: "section-title" }, "Last minute, one point a second"), charts);
+  const legend = h("div", { class: "legend live-legend", "data-testid": "live-legend" });
+  const chartsSection = h("div", { hidden: true }, h("h3", { class: "section-title" }, "Last minute, one point a second"),
+    legend, charts);
   const feed = h("div", { class: "table-wrap live-feed", "data-testid": "live-feed" });
 
   const form = h("form", { class: "filters", role: "search", "aria-label": "Live filter", onsubmit: (e) => { e.preventDefault(); applyFilter(filterInput.value); } },
@@ -98,10 +111,14 @@ export function liveView(params, app) {
     h("button", { type: "submit", class: "btn", "data-testid": "live-filter-apply" }, "Apply"),
     h("button", { type: "button", class: "btn", "data-testid": "live-filter-reset", onclick: () => { filterInput.value = ""; applyFilter(""); } }, "Default"),
     h("datalist", { id: "live-filter-examples" }, EXAMPLES.map((x) => h("option", { value: x }))));
+  const chartsForm = h("form", { class: "filters", "aria-label": "Charts of your own", onsubmit: (e) => { e.preventDefault(); applyCharts(chartsInput.value); } },
+    h("label", { class: "field grow", for: "live-charts-input" }, h("span", {}, "Charts of your own (each app computes them every second; separate with ;)"), chartsInput),
+    h("button", { type: "submit", class: "btn", "data-testid": "live-charts-apply" }, "Chart"),
+    h("datalist", { id: "live-charts-examples" }, CHART_EXAMPLES.map((x) => h("option", { value: x }))));
 
   const el = h("section", { class: "view live-view", "data-testid": "live-view" },
     h("div", { class: "view-head" }, h("h2", {}, "Live metrics"), status, summary),
-    form, filterError, applied, errors,
+    form, filterError, applied, chartsForm, chartsError, errors,
     h("h3", { class: "section-title" }, "Servers"), servers,
     chartsSection,
     h("h3", { class: "section-title" }, "Sample documents"), feed);
@@ -126,7 +143,21 @@ export function liveView(params, app) {
     }
   }
 
+  async function applyCharts(text) {
+    try {
+      const config = await api.liveCharts(text);
+      chartsError.hidden = true;
+      st.chartsText = config.charts_text;
+      adoptConfig(config);
+      await tick();
+    } catch (err) {
+      chartsError.textContent = err.message;
+      chartsError.hidden = false;
+    }
+  }
+
   function adoptConfig(config) {
+    st.charts = config.charts || [];
     if (config.document_stream_id !== st.streamId) {
       // A new filter: the feed starts over with what it selects.
       st.streamId = config.document_stream_id;
@@ -186,14 +217,19 @@ export function liveView(params, app) {
     if (!streams.length) return;
     const now = Date.now();
     const from = now - ((st.snapshot && st.snapshot.window_s) || 60) * 1000;
-    fill(charts, LIVE_METRICS.map(([name, label, fmt]) => {
+    // One legend for every chart (each draws the apps in this order, so in these colours).
+    fill(legend, streams.map((s, i) => h("span", { class: "legend-item", style: { "--c": seriesColor(i) } }, streamLabel(s))));
+    const own = (st.charts || []).map((c) => [c.Id, c.Label, c.Projection === "Duration" ? ms : fmtNumber, c]);
+    const standard = LIVE_METRICS.map(([name, label, fmt]) => [name, label, fmt, null]);
+    fill(charts, [...standard, ...own].map(([name, label, fmt, derived]) => {
       const lines = streams.map((s) => ({
         label: streams.length > 1 || st.role === "" ? streamLabel(s) : "",
         points: s.points.filter((p) => name in p.metrics).map((p) => ({ time: p.time, value: p.metrics[name] })),
       }));
       const current = streams.map((s) => latest(s)[name]).filter((v) => v !== undefined);
-      const total = /\/Sec$/.test(name) ? current.reduce((a, b) => a + b, 0) : null;
-      return h("article", { class: "card live-card", "data-testid": "live-chart-card", dataset: { metric: name } },
+      const total = /\/Sec$/.test(name) || (derived && derived.Projection === "Count()") ? current.reduce((a, b) => a + b, 0) : null;
+      return h("article", { class: `card live-card${derived ? " live-own" : ""}`, "data-testid": "live-chart-card",
+        dataset: { metric: name, own: derived ? "1" : null } },
         h("div", { class: "card-head" }, h("h3", { class: "card-title" }, label),
           h("span", { class: "live-now num", "data-testid": "live-now" }, total !== null && current.length ? fmt(total) : current.length === 1 ? fmt(current[0]) : "")),
         lineChart({ lines, fmt, testid: "live-chart", from, to: now, empty: "No data points in the last minute.", label: `${label}, last minute` }));
@@ -253,6 +289,8 @@ export function liveView(params, app) {
       if (st.filterText === null) {
         st.filterText = snap.configuration.filter;
         if (document.activeElement !== filterInput) filterInput.value = st.filterText;
+        st.chartsText = snap.configuration.charts_text;
+        if (document.activeElement !== chartsInput) chartsInput.value = st.chartsText || "";
       }
       adoptConfig(snap.configuration);
       st.lastSeq = snap.last_seq;
