@@ -9,7 +9,7 @@ README, "Live Metrics". The package, by job:
 * ``hooks``: the span and log record processors that feed it;
 * ``collector``: the per-second metrics (weighted under sampling) and documents;
 * ``documents`` / ``filters``: documents from envelopes, and the portal's filters and derived metrics;
-* ``process_metrics``: CPU and memory readings.
+* ``process_metrics``: the CPU and memory points (readings from ``ai_core.process_usage``).
 """
 
 from __future__ import annotations
