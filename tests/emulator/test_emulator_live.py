@@ -428,6 +428,15 @@ def test_apps_and_documents_are_bounded():
     assert snap["dropped_documents"] == 7 * (live.MAX_DOCUMENTS // live.MAX_DOCUMENTS_PER_POST + 2)
 
 
+def test_an_oversized_document_is_dropped_and_counted():
+    service = live.LiveService(clock=Clock())
+    huge = {"DocumentType": "Trace", "Message": "x" * (live.MAX_DOCUMENT_BYTES + 1)}
+    handle(service, "post", [point(Documents=[huge, {"DocumentType": "Trace", "Message": "small"}])])
+    snap = service.snapshot()
+    assert [d["document"]["Message"] for d in snap["documents"]] == ["small"]
+    assert snap["dropped_documents"] == 1
+
+
 def test_apps_not_heard_from_for_ten_minutes_are_forgotten():
     clock = Clock()
     service = live.LiveService(clock=clock)

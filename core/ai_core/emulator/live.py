@@ -13,12 +13,14 @@ From the published service definition (Azure/azure-rest-api-specs,
   ETag the app sent differs from its current one, a ``CollectionConfigurationInfo`` body whose
   ``DocumentStreams`` are the Live tab's filter (``live_filter``). Each app gets the groups
   meant for it (role/instance conditions), hence its own ETag.
-- Bad input answers 400 with the service's error shape ``{"RequestId", "ResponseDateTime",
-  "Code", "Message", "Exception"}``, the message naming the field.
+- Bad input (``live_points``) answers 400 with the service's error shape ``{"RequestId",
+  "ResponseDateTime", "Code", "Message", "Exception"}``, the message naming the field.
 
 Kept in memory only, bounded: per app (role, instance, stream id) the data points posted in the
 last ``WINDOW_S`` seconds (at most ``MAX_POINTS``), at most ``MAX_STREAMS`` apps (the one heard
-from longest ago goes first), and the last ``MAX_DOCUMENTS`` sample documents for the feed.
+from longest ago goes first), and the last ``MAX_DOCUMENTS`` sample documents for the feed (at
+most ``MAX_DOCUMENTS_PER_POST`` per post, none over ``MAX_DOCUMENT_BYTES``; the rest counted
+in ``dropped_documents``).
 """
 
 from __future__ import annotations
@@ -33,7 +35,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Deque, Dict, List, Mapping, Optional, Tuple
 
-from ai_core.emulator import ingest, live_filter
+from ai_core.emulator import live_filter
+from ai_core.emulator.live_points import DOCUMENT_TYPES, LiveInputError, epoch, parse_body
 
 SUBSCRIPTION_TTL_S = 5.0  # a viewer that stopped asking is gone after this long
 PING_INTERVAL_HINT_MS = 1000  # local: show a newly opened Live tab's data within a second or two
@@ -42,20 +45,11 @@ MAX_POINTS = 120
 MAX_STREAMS = 100
 MAX_DOCUMENTS = 1000
 MAX_DOCUMENTS_PER_POST = 100
-MAX_BODY = 4 * 1024 * 1024  # a data point is a few KB
+MAX_DOCUMENT_BYTES = 64 * 1024  # the spec's longest fields (messages) are 32,768 characters
+MAX_METRICS_PER_POINT = 200
 STREAM_FORGOTTEN_S = 600.0
 
 _GUID = re.compile(r"^\{?[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}\}?$")
-DOCUMENT_TYPES = ("Request", "RemoteDependency", "Exception", "Event", "Trace", "Unknown")
-_STRING_FIELDS = ("Version", "Instance", "RoleName", "MachineName", "StreamId", "Timestamp", "TransmissionTime")
-
-
-class LiveInputError(ValueError):
-    """A ping or post the service would refuse; the message names the field."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
 
 
 @dataclass
@@ -92,96 +86,10 @@ def _iso(epoch_s: float) -> str:
     return datetime.fromtimestamp(epoch_s, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
-_TIMESTAMP = re.compile(r"^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)(?:\.(\d+))?(?:Z|\+00:00)$")
-
-
-def _epoch(timestamp: Any) -> Optional[float]:
-    """A data point's ``Timestamp`` (UTC, up to 7 fractional digits as .NET writes them)."""
-    match = _TIMESTAMP.match(timestamp) if isinstance(timestamp, str) else None
-    if match is None:
-        return None
-    try:
-        whole = datetime.strptime(match.group(1), "%Y-%m-%dT%H:%M:%S").replace(tzinfo=timezone.utc)
-    except ValueError:
-        return None
-    return whole.timestamp() + float("0." + (match.group(2) or "0"))
-
-
 def service_error(status: int, code: str, message: str) -> LiveReply:
     return LiveReply(status, {}, {"RequestId": "00000000-0000-0000-0000-000000000000",
                                   "ResponseDateTime": _iso(time.time()), "Code": code,
                                   "Message": message, "Exception": ""})
-
-
-def _check_point(point: Any, where: str) -> Dict[str, Any]:
-    """A data point's shape, field by field (the example's subset is enough: every field is
-    checked only when present)."""
-    if not isinstance(point, dict):
-        raise LiveInputError("%s: a MonitoringDataPoint must be a JSON object" % where)
-    for name in _STRING_FIELDS:
-        if name in point and point[name] is not None and not isinstance(point[name], str):
-            raise LiveInputError("%s.%s: must be a string" % (where, name))
-    for name in ("IsWebApp", "PerformanceCollectionSupported"):
-        if name in point and point[name] is not None and not isinstance(point[name], bool):
-            raise LiveInputError("%s.%s: must be true or false" % (where, name))
-    if "InvariantVersion" in point and point["InvariantVersion"].__class__ not in (int, type(None)):
-        raise LiveInputError("%s.InvariantVersion: must be an integer" % where)
-    metrics = point.get("Metrics") or []
-    if not isinstance(metrics, list):
-        raise LiveInputError("%s.Metrics: must be an array of {Name, Value, Weight}" % where)
-    for i, metric in enumerate(metrics):
-        path = "%s.Metrics[%d]" % (where, i)
-        if not isinstance(metric, dict) or not isinstance(metric.get("Name"), str):
-            raise LiveInputError("%s: must be an object with a string Name" % path)
-        value = metric.get("Value")
-        if value.__class__ not in (int, float) or value != value or value in (float("inf"), float("-inf")):
-            raise LiveInputError("%s.Value: must be a finite number (%s)" % (path, metric["Name"]))
-        if "Weight" in metric and metric["Weight"].__class__ not in (int, float, type(None)):
-            raise LiveInputError("%s.Weight: must be a number" % path)
-    documents = point.get("Documents") or []
-    if not isinstance(documents, list):
-        raise LiveInputError("%s.Documents: must be an array" % where)
-    for i, doc in enumerate(documents):
-        path = "%s.Documents[%d]" % (where, i)
-        if not isinstance(doc, dict) or not isinstance(doc.get("DocumentType"), str):
-            raise LiveInputError("%s: must be an object with a DocumentType" % path)
-        ids = doc.get("DocumentStreamIds")
-        if ids is not None and (not isinstance(ids, list) or not all(isinstance(x, str) for x in ids)):
-            raise LiveInputError("%s.DocumentStreamIds: must be an array of strings" % path)
-        props = doc.get("Properties")
-        if props is not None and (not isinstance(props, list) or not all(
-                isinstance(p, dict) and isinstance(p.get("key"), str) for p in props)):
-            raise LiveInputError("%s.Properties: must be an array of {key, value}" % path)
-    for name in ("TopCpuProcesses", "CollectionConfigurationErrors"):
-        if point.get(name) is not None and not isinstance(point[name], list):
-            raise LiveInputError("%s.%s: must be an array" % (where, name))
-    return point
-
-
-def parse_body(body: bytes, content_encoding: Optional[str], operation: str) -> List[Dict[str, Any]]:
-    """The data points of a ping (none when its body is empty) or post (at least one)."""
-    try:
-        raw = ingest.decompress(body, content_encoding, limit=MAX_BODY)
-        text = raw.decode("utf-8-sig").strip()
-    except ingest.BodyError as exc:
-        raise LiveInputError(str(exc), exc.status) from None
-    except UnicodeDecodeError as exc:
-        raise LiveInputError("body is not UTF-8: %s" % exc) from None
-    if not text:
-        if operation == "ping":
-            return []
-        raise LiveInputError("body is empty: a post carries an array of one MonitoringDataPoint")
-    try:
-        value = ingest.loads(text)
-    except ValueError as exc:
-        raise LiveInputError("body is not valid JSON: %s" % exc) from None
-    if isinstance(value, dict):
-        return [_check_point(value, "body")]
-    if not isinstance(value, list):
-        raise LiveInputError("body must be a MonitoringDataPoint object or an array of them")
-    if not value and operation == "post":
-        raise LiveInputError("body is an empty array: a post carries one MonitoringDataPoint")
-    return [_check_point(p, "body[%d]" % i) for i, p in enumerate(value)]
 
 
 def _text(value: Any, limit: int = 256) -> str:
@@ -356,12 +264,12 @@ class LiveService:
 
     def _record(self, stream: Stream, point: Dict[str, Any], now: float) -> None:
         metrics: Dict[str, float] = {}
-        for metric in point.get("Metrics") or []:
+        for metric in (point.get("Metrics") or [])[:MAX_METRICS_PER_POINT]:
             metrics[metric["Name"][:256]] = float(metric["Value"])
         # Charted at the app's own Timestamp when it is plausible (its rates are per interval
         # between its timestamps), else at the time received.
         wall = self._wall()
-        stamp = _epoch(point.get("Timestamp"))
+        stamp = epoch(point.get("Timestamp"))
         shown = stamp if stamp is not None and abs(stamp - wall) < 300 else wall
         stream.points.append((now, shown, metrics))
         stream.top_cpu = list(point.get("TopCpuProcesses") or [])[:10]
@@ -371,6 +279,9 @@ class LiveService:
             documents = documents[:MAX_DOCUMENTS_PER_POST]
         received = _iso(wall)
         for doc in documents:
+            if len(json.dumps(doc, ensure_ascii=False)) > MAX_DOCUMENT_BYTES:
+                self.dropped_documents += 1  # kept in memory for the feed: bounded
+                continue
             self._seq += 1
             kind = doc.get("DocumentType")
             self._documents.append({
