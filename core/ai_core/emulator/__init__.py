@@ -68,8 +68,8 @@ charts (``live_filter.py``). Bad bodies: 400 ``{"RequestId", "ResponseDateTime",
 Hostile pages
 =============
 Every request whose ``Host`` is not a loopback name or address (``localhost``, ``*.localhost``,
-127.0.0.0/8, ``[::1]``; any IP literal), the ``--host`` served or an ``--allow-host`` name gets
-421 (DNS rebinding). Every state-changing ``/api`` request (not GET/HEAD/OPTIONS) without a
+127.0.0.0/8, ``[::1]``), the ``--host`` served (any IP address when that is ``0.0.0.0`` or
+``::``) or an ``--allow-host`` name gets 421 (DNS rebinding). Every state-changing ``/api`` request (not GET/HEAD/OPTIONS) without a
 JSON ``Content-Type`` or an ``X-Requested-With`` header gets 403 (cross-site forms). See
 ``request_guard.py``.
 

@@ -5,9 +5,11 @@ Two attacks, two rules (as local development servers such as Vite and webpack-de
 - **DNS rebinding**: a page of ``attacker.example`` whose name then resolves to 127.0.0.1 is
   same-origin with the emulator and could read every captured item (URLs, SQL, user IDs). Its
   requests still carry ``Host: attacker.example``, so only loopback names and addresses
-  (``localhost``, ``*.localhost``, 127.0.0.0/8, ``[::1]``), IP literals (a page cannot make a
-  browser load it from an address it does not serve), the host given to ``--host`` and the
-  names given to ``--allow-host`` are answered; anything else gets 421 with the reason.
+  (``localhost``, ``*.localhost``, 127.0.0.0/8, ``[::1]``), the host given to ``--host`` and the
+  names given to ``--allow-host`` are answered; anything else gets 421 with the reason. Served on
+  every interface (``--host 0.0.0.0``), any IP address is answered too: other machines and
+  containers reach it by address, and no attacker's page can be loaded from an address (the
+  attack needs a name whose DNS answer changes).
   A request without ``Host`` (no browser sends one) is answered.
 - **Cross-site forms**: any page can submit a form to ``http://127.0.0.1:8990/api/items``
   without reading the answer. The state-changing API (every method but GET/HEAD/OPTIONS under
@@ -19,7 +21,7 @@ Two attacks, two rules (as local development servers such as Vite and webpack-de
 from __future__ import annotations
 
 import ipaddress
-from typing import Iterable, Optional
+from typing import Iterable, Optional, Union
 
 READ_METHODS = frozenset(("GET", "HEAD", "OPTIONS"))
 _WILDCARDS = ("", "0.0.0.0", "::", "[::]")
@@ -35,20 +37,21 @@ def _host_name(header: str) -> str:
     return host.rstrip(".")
 
 
-def _is_ip_literal(name: str) -> bool:
+def _ip(name: str) -> Optional[Union[ipaddress.IPv4Address, ipaddress.IPv6Address]]:
     try:
-        ipaddress.ip_address(name)
+        return ipaddress.ip_address(name)
     except ValueError:
-        return False
-    return True
+        return None
 
 
 class HostPolicy:
-    """Which ``Host`` headers are answered: loopback, IP literals, ``serve_host`` and ``extra``."""
+    """Which ``Host`` headers are answered: loopback, ``serve_host`` (any address when it is a
+    wildcard) and ``extra``."""
 
     def __init__(self, serve_host: str = "127.0.0.1", extra: Iterable[str] = ()) -> None:
         names = {_host_name(n) for n in extra if n}
-        if serve_host not in _WILDCARDS:
+        self.any_address = serve_host in _WILDCARDS
+        if not self.any_address:
             names.add(_host_name(serve_host))
         self.names = frozenset(names)
 
@@ -57,8 +60,9 @@ class HostPolicy:
         if header is None:
             return None
         name = _host_name(header)
+        address = _ip(name)
         if (name == "localhost" or name.endswith(".localhost") or name in self.names
-                or _is_ip_literal(name)):
+                or (address is not None and (address.is_loopback or self.any_address))):
             return None
         return ("Host %r is not a loopback name or address: the emulator answers only "
                 "localhost, 127.0.0.1 and [::1] (protection against DNS rebinding); start it "
