@@ -8,8 +8,9 @@ often (benchmarks/README.md). ``body`` joins encoded items into the array and co
 The bytes are exactly ``json.dumps(envelope, ensure_ascii=True, separators=(",", ":"),
 default=str)``: ASCII only (non-ASCII as ``\\uXXXX`` escapes, as the official exporter sends),
 floats as Python's ``repr``, ``NaN``/``Infinity`` as the stdlib writes them, any other
-non-JSON value as its ``str()``. orjson (a compiled encoder, ~10x faster) does the work where
-its output is provably that; its few differences are repaired or detected in its output:
+non-JSON value as its ``str()``. orjson (compiled: ~0.6 us an envelope against the stdlib's
+~7 on the benchmark machine) does the work where its output is provably that; its few
+differences are repaired or detected in its output:
 
 - non-ASCII text and DEL (``\\x7f``) are written raw by orjson: escaped afterwards, the way the
   stdlib escapes them (outside strings JSON has neither);
@@ -23,7 +24,8 @@ its output is provably that; its few differences are repaired or detected in its
 
 One difference is left: a plain ``enum.Enum`` member (not an int or str enum) is written as its
 value, where ``default=str`` gave ``"Color.RED"``; only a telemetry processor can put one there
-(the SDK's attributes never hold one).
+(the conversion writes attribute values as they are or as their ``str()``, and the SDK accepts
+no enum member as a span attribute value).
 
 Without orjson (it is not installed on PyPy) every item takes the stdlib path: same bytes.
 """

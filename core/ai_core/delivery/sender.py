@@ -3,11 +3,12 @@
 Runs only on the export worker thread. Envelopes are encoded to their JSON bytes one by one as
 they arrive (``encode_envelopes``), after the telemetry processors ran; from there on the
 batch, the 206 retry, the 413 split and offline storage hold those bytes, not dict trees (a
-tree kept for a whole batch got promoted by the garbage collector: benchmarks/README.md). A batch gets a few quick attempts in memory (with
-exponential backoff and jitter, honouring ``Retry-After``); what is still undelivered goes
-to offline storage, leased until the endpoint is likely back. After a success, and on a
-timer, a few stored blobs are re-sent: a few per drain, with a pause after a failure, so
-recovery does not trigger throttling again.
+tree kept for a whole batch got promoted by the garbage collector: benchmarks/README.md).
+
+A batch gets a few quick attempts in memory (with exponential backoff and jitter, honouring
+``Retry-After``); what is still undelivered goes to offline storage, leased until the
+endpoint is likely back. After a success, and on a timer, a few stored blobs are re-sent: a
+few per drain, with a pause after a failure, so recovery does not trigger throttling again.
 """
 
 from __future__ import annotations

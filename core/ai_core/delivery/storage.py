@@ -7,8 +7,10 @@ current user, never reached through a symbolic link. It holds one file per batch
 (one envelope per line), mode 0600. Each line is the item's bytes exactly as they are sent
 (compact, ASCII-only JSON: ``ai_core.delivery.encode``), so storing encodes nothing again.
 Blobs written by earlier versions (UTF-8 lines, non-ASCII characters unescaped) are read too:
-``Blob.read_items`` re-encodes every line, which gives the bytes they were always sent as. Everything about a blob is in its *name*, so a drain needs
-one ``scandir`` and no ``stat`` calls::
+``Blob.read_items`` re-encodes every line, which gives the bytes they were always sent as.
+
+Everything about a blob is in its *name*, so a drain needs one ``scandir`` and no ``stat``
+calls::
 
     20250131T235959.123456-<16 hex>-n<items>.blob                         ready to send
     20250131T235959.123456-<16 hex>-n<items>.blob@20250201T000059.123456.lock   leased until
