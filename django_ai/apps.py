@@ -17,10 +17,10 @@ from typing import Any, Optional
 from django.apps import AppConfig
 
 from ai_core.errors import ConfigurationError
+from django_ai.options import SETTING
 
 logger = logging.getLogger("ai_core")
 
-SETTING = "APPLICATION_INSIGHTS"
 _INNER_MIDDLEWARE = "django_ai.middleware.ApplicationInsightsMiddleware"
 
 
@@ -51,7 +51,8 @@ class DjangoAIConfig(AppConfig):
 
 
 def _start(settings: Any) -> None:
-    from ai_core.web.setup import DJANGO, setup_web
+    from ai_core.web.setup import setup_web
+    from django_ai import options as django_options
     from django_ai.celery_tasks import instrument_project_celery
     from django_ai.hooks import Hooks, django_user_id
     from django_ai.logs import export_django_request_records_once
@@ -59,8 +60,9 @@ def _start(settings: Any) -> None:
     # First: in a Celery worker, the pipeline takes the worker's role (README, "Celery").
     instrument_project_celery(getattr(settings, SETTING, None) or {}, project_name(settings))
     web = setup_web(
-        getattr(settings, SETTING, None) or {},
-        DJANGO,
+        django_options.options_from_settings(getattr(settings, SETTING, None) or {}),
+        django_options.label,
+        django_options.SOURCE,
         role_default=project_name(settings),
         default_user_reader=django_user_id,
     )

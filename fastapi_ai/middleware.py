@@ -29,7 +29,7 @@ from ai_core.options import resolve_options
 from ai_core.telemetry import Telemetry
 from ai_core.web.exclusion import excluded_request
 from ai_core.web.guard import guarded
-from ai_core.web.setup import KEYWORDS, WebTelemetry, setup_web
+from ai_core.web.setup import WebTelemetry, setup_web
 from fastapi_ai.request import SCOPE_KEY, Exchange, RequestLayer, span_details
 from fastapi_ai.routes import NO_MATCH, match_request
 from fastapi_ai.scope import app_name, starlette_user_id
@@ -136,8 +136,8 @@ class ApplicationInsightsMiddleware:
             if web is not None and not web.telemetry.is_shut_down:
                 return web
             app = scope.get("app") or self._next  # the app we are in, or the app we wrap
-            web = setup_web(self._options, KEYWORDS, role_default=app_name(app),
-                            default_user_reader=starlette_user_id, source=SOURCE)
+            web = setup_web(self._options, str, SOURCE, role_default=app_name(app),
+                            default_user_reader=starlette_user_id)
             if not web.enabled:
                 self._traced = self._traced_for = None
             elif self._traced_for is not web.telemetry:

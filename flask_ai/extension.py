@@ -14,11 +14,12 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from typing import Any, Dict, Optional
+from typing import Any, Callable, Dict, Optional
 
-from ai_core.options import flask_key, resolve_options
+from ai_core.options import resolve_options
 from ai_core.telemetry import Telemetry
-from ai_core.web.setup import FLASK, WebTelemetry, setup_web
+from ai_core.web.setup import WebTelemetry, setup_web
+from flask_ai import options as flask_options
 from flask_ai.user import flask_user_id
 
 logger = logging.getLogger("ai_core")
@@ -67,12 +68,19 @@ class ApplicationInsights:
             # `flask run` with its reloader: this process only restarts the served child.
             app.extensions[EXTENSION_KEY] = AppTelemetry(None)
             return
-        settings: Dict[str, Any] = {flask_key(name): value for name, value in self._options.items()}
-        settings.update(app.config)
-        web = setup_web(settings, FLASK, role_default=app.name, default_user_reader=flask_user_id)
+        # Keyword options are canonical names already; the app's config keys override them.
+        from_config = flask_options.options_from_config(app.config)
+        options: Dict[str, Any] = {**self._options, **from_config}
+        web = setup_web(options, _labels(from_config), flask_options.SOURCE, role_default=app.name,
+                        default_user_reader=flask_user_id)
         app.extensions[EXTENSION_KEY] = AppTelemetry(web)
         if web.enabled:
             _instrument(app, web)
+
+
+def _labels(from_config: Dict[str, Any]) -> Callable[[str], str]:
+    """Messages name an option as the user wrote it: the config key, or the keyword."""
+    return lambda name: flask_options.label(name) if name in from_config else name
 
 
 def _instrument(app: Any, web: WebTelemetry) -> None:

@@ -2,8 +2,12 @@
 
 Every option has one canonical ``snake_case`` name, a default (the ``Options`` field default),
 a converter that checks type and value and returns the normalised value, and a one-line doc.
-The three spellings only translate names: Django ``APPLICATION_INSIGHTS = {"SAMPLING_RATIO": ..}``,
-Flask ``app.config["APPLICATION_INSIGHTS_SAMPLING_RATIO"]``, FastAPI/``configure()`` keywords.
+The core knows only the canonical names. A framework's own spelling (Django's
+``APPLICATION_INSIGHTS = {"SAMPLING_RATIO": ..}``, Flask's
+``app.config["APPLICATION_INSIGHTS_SAMPLING_RATIO"]``) is its adapter's business
+(``django_ai.options``, ``flask_ai.options``): the adapter translates the names and gives
+:func:`resolve_options` a function that labels a name the way the user wrote it, so every
+message names the setting as written.
 
 Precedence: an explicit value wins over the environment, which wins over the default. ``None``
 means "not set" for every option, so ``connection_string=os.environ.get(...)`` behaves.
@@ -33,12 +37,10 @@ __all__ = [
     "SUPPORTED_INSTRUMENTATIONS",
     "OptionSpec",
     "Options",
-    "django_key",
-    "flask_key",
+    "did_you_mean",
     "import_reader",
-    "options_from_django_settings",
-    "options_from_flask_config",
     "resolve_options",
+    "wrong_value",
 ]
 
 SUPPORTED_INSTRUMENTATIONS: Tuple[str, ...] = (
@@ -58,9 +60,6 @@ IPNetwork = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
 UserReader = Callable[[Any], Optional[str]]
 UserIdOption = Union[bool, UserReader]
 TelemetryProcessor = Callable[[Dict[str, Any]], Optional[Dict[str, Any]]]
-
-DJANGO_SETTING = "APPLICATION_INSIGHTS"
-FLASK_PREFIX = "APPLICATION_INSIGHTS_"
 
 
 @dataclass(frozen=True)
@@ -92,6 +91,7 @@ class Options:
     credential: Any = None
     browser_sdk_loader: bool = False
     live_metrics: Optional[bool] = None  # None: on where the connection string implies a live endpoint
+    performance_counters: bool = True  # process/machine load, request and exception rates (ai_core.performance_counters)
     excluded_tasks: Tuple[str, ...] = ()  # Celery task names or fnmatch patterns (ai_core.tasks)
 
     def fingerprint(self) -> Tuple[Tuple[str, Any], ...]:
@@ -383,6 +383,7 @@ OPTIONS: Tuple[OptionSpec, ...] = (
     OptionSpec("credential", _credential, "An azure-identity credential for Entra ID ingestion authentication.", secret=True),
     OptionSpec("browser_sdk_loader", _bool, "True: HTML pages load the Application Insights JavaScript SDK (page views, browser errors)."),
     OptionSpec("live_metrics", _bool, "Live Metrics (QuickPulse); default: on where the connection string implies a live endpoint."),
+    OptionSpec("performance_counters", _bool, "Process CPU, memory, I/O, machine CPU and memory, request and exception rates as the portal's Performance counters."),
     OptionSpec("excluded_tasks", _excluded_tasks, "Celery task names or patterns (fnmatch: 'shop.tasks.*') that send nothing."),
 )
 _BY_NAME: Dict[str, OptionSpec] = {spec.name: spec for spec in OPTIONS}
@@ -411,7 +412,7 @@ def resolve_options(
         explicit: canonical names to values (``None`` counts as not set).
         environ: where the environment fallbacks are read.
         source: where the values came from, used in messages ("configure()", "settings.APPLICATION_INSIGHTS").
-        spelling: how the user spelled a canonical name there (``django_key``, ``flask_key``), for messages.
+        spelling: labels a canonical name the way the user wrote it (the adapters' ``django_ai.options.label``, ``flask_ai.options.label``), for messages.
 
     Raises:
         ConfigurationError: an unknown name (with the closest valid one) or an unusable value
@@ -436,50 +437,12 @@ def resolve_options(
     return Options(**values)
 
 
-def django_key(name: str) -> str:
-    """The key of option ``name`` in Django's ``APPLICATION_INSIGHTS`` settings dict."""
-    return name.upper()
+def did_you_mean(name: Any, candidates: Iterable[str]) -> str:
+    """``"; did you mean 'X'?"`` for the closest candidate, or ``""``: for adapters' messages
+    about their own spelling of option names."""
+    return _did_you_mean(name, candidates)
 
 
-def flask_key(name: str) -> str:
-    """The ``app.config`` key of option ``name`` for Flask."""
-    return FLASK_PREFIX + name.upper()
-
-
-def options_from_django_settings(settings_dict: Mapping[str, Any]) -> Dict[str, Any]:
-    """Canonical options from ``settings.APPLICATION_INSIGHTS`` (upper-case keys)."""
-    where = f"settings.{DJANGO_SETTING}"
-    if not isinstance(settings_dict, Mapping):
-        raise _bad(where, "a dict like {'CONNECTION_STRING': '...', 'SAMPLING_RATIO': 0.5}", settings_dict)
-    by_key = {django_key(spec.name): spec.name for spec in OPTIONS}
-    options: Dict[str, Any] = {}
-    for key, value in settings_dict.items():
-        if key not in by_key:
-            suggestion = _did_you_mean(key.upper() if isinstance(key, str) else key, by_key)
-            raise ConfigurationError(
-                f"{where} has an unknown key {key!r}{suggestion}; valid keys are {', '.join(by_key)}"
-            )
-        options[by_key[key]] = value
-    return options
-
-
-def options_from_flask_config(config: Mapping[str, Any]) -> Dict[str, Any]:
-    """Canonical options from ``app.config["APPLICATION_INSIGHTS_<NAME>"]``; other keys are ignored."""
-    by_key = {flask_key(spec.name): spec.name for spec in OPTIONS}
-    if DJANGO_SETTING in config:
-        # The Django spelling in a Flask app would otherwise be ignored without a word.
-        raise ConfigurationError(
-            f"app.config[{DJANGO_SETTING!r}] is not read by Flask: use one key per option, "
-            f"e.g. app.config['{flask_key('connection_string')}']"
-        )
-    options: Dict[str, Any] = {}
-    for key, value in config.items():
-        if not isinstance(key, str) or not key.startswith(FLASK_PREFIX):
-            continue
-        if key not in by_key:
-            raise ConfigurationError(
-                f"app.config has an unknown key {key!r}{_did_you_mean(key.upper(), by_key)}; "
-                f"valid keys are {', '.join(by_key)}"
-            )
-        options[by_key[key]] = value
-    return options
+def wrong_value(label: str, expected: str, value: Any) -> ConfigurationError:
+    """The error for a value that is not what ``label`` expects, naming its type and value."""
+    return _bad(label, expected, value)

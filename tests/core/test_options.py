@@ -14,17 +14,13 @@ import ai_core.options as options_module
 import ai_core.sampler as sampler_module
 from ai_core.connection_string import ConnectionString
 from ai_core.errors import ConfigurationError
-from ai_core.options import (
-    OPTIONS,
-    SUPPORTED_INSTRUMENTATIONS,
-    Options,
-    django_key,
-    flask_key,
-    options_from_django_settings,
-    options_from_flask_config,
-    resolve_options,
-)
+from ai_core.options import OPTIONS, SUPPORTED_INSTRUMENTATIONS, Options, resolve_options
 from ai_core.sampler import ApplicationInsightsSampler
+# The framework spellings are the adapters' (the core takes canonical names and a label).
+from django_ai.options import django_key
+from django_ai.options import options_from_settings as options_from_django_settings
+from flask_ai.options import flask_key
+from flask_ai.options import options_from_config as options_from_flask_config
 
 IKEY = "00000000-0000-0000-0000-000000000000"
 SECRET = "4f1c2a9e-7b3d-4c8e-9a1f-0d2e3c4b5a69"

@@ -8,7 +8,9 @@ import json
 import pytest
 
 from ai_core.errors import ConfigurationError
-from ai_core.options import options_from_django_settings, options_from_flask_config, resolve_options
+from ai_core.options import resolve_options
+from django_ai.options import options_from_settings as options_from_django_settings
+from flask_ai.options import options_from_config as options_from_flask_config
 from fake_live_service import FakeLiveService
 from subprocess_helpers import run_python
 

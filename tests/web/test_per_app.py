@@ -15,11 +15,9 @@ from opentelemetry.trace import SpanKind
 from ai_core.web.exclusion import excluded_request
 from ai_core.web.setup import setup_web
 
-shop = setup_web({{"APPLICATION_INSIGHTS_CONNECTION_STRING": {cs!r},
-                  "APPLICATION_INSIGHTS_EXCLUDED_ROUTES": ["status"]}}, "flask", role_default="shop")
-admin = setup_web({{"APPLICATION_INSIGHTS_CONNECTION_STRING": {cs!r},
-                   "APPLICATION_INSIGHTS_ROLE_NAME": "back-office", "APPLICATION_INSIGHTS_USER_ID": False}},
-                  "flask", role_default="admin")
+shop = setup_web({{"connection_string": {cs!r}, "excluded_routes": ["status"]}}, role_default="shop")
+admin = setup_web({{"connection_string": {cs!r}, "role_name": "back-office", "user_id": False}},
+                  role_default="admin")
 tracer = trace.get_tracer("app")
 
 def serve(web, path, endpoint):

@@ -20,7 +20,7 @@ def test_stop_delivers_everything_and_is_safe_twice_without_atexit(emu):
 import json, logging, os, sys
 from opentelemetry import trace
 from ai_core.web.setup import setup_web
-web = setup_web({{"CONNECTION_STRING": {emu.connection_string!r}}}, "django", role_default="shop")
+web = setup_web({{"connection_string": {emu.connection_string!r}}}, role_default="shop")
 tracer = trace.get_tracer("app")
 for i in range(50):
     with tracer.start_as_current_span("job %d" % i):

@@ -1,4 +1,10 @@
-"""Where each setting the doctor checks comes from: the command line, Django, Flask, the environment."""
+"""Where each setting the doctor checks comes from: the command line, Django, Flask, the environment.
+
+The doctor is a command-line tool over the whole package: it reads a Django settings module or
+a Flask app's config with the adapter's own spelling of the option names
+(``django_ai.options``, ``flask_ai.options``, imported when that framework is the one read),
+so its messages name a setting exactly as the app's start-up would.
+"""
 
 from __future__ import annotations
 
@@ -9,13 +15,8 @@ from typing import Any, Callable, List, Mapping, Optional, Tuple
 
 from ai_core.connection_string import ENV_CONNECTION_STRING, ENV_INSTRUMENTATION_KEY
 from ai_core.errors import ConfigurationError
-from ai_core.options import (
-    DJANGO_SETTING,
-    django_key,
-    flask_key,
-    options_from_django_settings,
-    options_from_flask_config,
-)
+
+DJANGO_SETTING = "APPLICATION_INSIGHTS"
 
 
 @dataclass
@@ -56,6 +57,8 @@ def _import_module(dotted: str, what: str) -> Any:
 
 
 def _django_entries(module: Any) -> List[Tuple[str, Any, Optional[str]]]:
+    from django_ai.options import options_from_settings as options_from_django_settings
+
     settings = getattr(module, DJANGO_SETTING, None)
     if settings is None:
         return []
@@ -76,6 +79,9 @@ def _django_entries(module: Any) -> List[Tuple[str, Any, Optional[str]]]:
 
 
 def _flask_entries(config: Mapping[str, Any]) -> List[Tuple[str, Any, Optional[str]]]:
+    from flask_ai.options import flask_key
+    from flask_ai.options import options_from_config as options_from_flask_config
+
     entries: List[Tuple[str, Any, Optional[str]]] = []
     if DJANGO_SETTING in config:
         try:
@@ -152,6 +158,8 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
         elif environ.get("FLASK_APP", "").strip():
             flask_app, origin = environ["FLASK_APP"].strip(), "FLASK_APP"
     if django_module:
+        from django_ai.options import django_key
+
         module = _import_module(django_module, "the Django settings module")
         config = Config(
             source="settings.%s" % DJANGO_SETTING, spelling=django_key,
@@ -162,6 +170,8 @@ def load_config(args: argparse.Namespace, environ: Mapping[str, str]) -> Config:
             config.described = "Django settings %s (from %s): it has no %s setting, so only the environment counts" % (
                 django_module, origin, DJANGO_SETTING)
     elif flask_app:
+        from flask_ai.options import flask_key
+
         app = _flask_app(flask_app)
         config = Config(
             source="app.config", spelling=flask_key,

@@ -1,9 +1,11 @@
-"""Setup for a framework: its own configuration in, the pipeline and this app's request rules out.
+"""Setup for a framework: an app's options in, the pipeline and this app's request rules out.
 
 Each adapter reads options where its framework keeps them (Django's ``APPLICATION_INSIGHTS``
-dict, Flask's ``APPLICATION_INSIGHTS_*`` config keys, FastAPI's middleware keywords) and
-names the app (the role default). Everything else, validation, the pipeline, and the
-per-request rules (exclusion, client IP, user), is here once.
+dict, Flask's ``APPLICATION_INSIGHTS_*`` config keys, FastAPI's middleware keywords),
+translates them to the canonical names and says how to label a name the way the user wrote
+it (``django_ai.options``, ``flask_ai.options``); it also names the app (the role default).
+Everything else, validation, the pipeline, and the per-request rules (exclusion, client IP,
+user, the app's role), is here once.
 """
 
 from __future__ import annotations
@@ -12,16 +14,7 @@ import dataclasses
 from typing import Any, Callable, Iterable, Mapping, Optional
 
 from ai_core.configure import configure_resolved
-from ai_core.options import (
-    APP_OPTIONS,
-    DJANGO_SETTING,
-    Options,
-    django_key,
-    flask_key,
-    options_from_django_settings,
-    options_from_flask_config,
-    resolve_options,
-)
+from ai_core.options import APP_OPTIONS, Options, resolve_options
 from ai_core.role import environment_names_role
 from ai_core.telemetry import Telemetry
 from ai_core.web.annotation import annotate_request
@@ -35,9 +28,6 @@ from ai_core.web.user import UserReader, UserResolver
 # their roles and exclusions differently and still share one pipeline.
 PER_APP_OPTIONS = APP_OPTIONS
 
-DJANGO = "django"
-FLASK = "flask"
-KEYWORDS = "keywords"
 
 
 class WebTelemetry:
@@ -153,34 +143,34 @@ class WebTelemetry:
 
 
 def setup_web(
-    settings: Mapping[str, Any],
-    spelling: str,
+    options: Mapping[str, Any],
+    label: Callable[[str], str] = str,
+    source: str = "keyword arguments",
     role_default: Optional[str] = None,
     default_user_reader: Optional[UserReader] = None,
     peer_rewritten: bool = False,
-    source: Optional[str] = None,
 ) -> WebTelemetry:
-    """Configure telemetry from a framework's own settings and return this app's request rules.
+    """Configure telemetry from an app's options and return this app's request rules.
 
     Args:
-        settings: the framework-native mapping: ``settings.APPLICATION_INSIGHTS`` (``"django"``),
-            ``app.config`` (``"flask"``; other keys are ignored), or keyword arguments with the
-            canonical option names (``"keywords"``).
-        spelling: which of the three it is; error messages name the setting as the user wrote it
-            (``SAMPLING_RATIO in settings.APPLICATION_INSIGHTS``).
+        options: canonical option names to values (the adapter translated its framework's
+            spelling; ``None`` counts as not set).
+        label: how the user wrote a canonical name, for messages: ``django_ai.options.label``
+            gives ``APPLICATION_INSIGHTS['SAMPLING_RATIO']``; keywords are as written (``str``).
+        source: where the options were read, for messages (``"settings"``, ``"the Flask app"``,
+            ``"ApplicationInsightsMiddleware"``).
         role_default: the app's identity, the role name when neither ``role_name`` nor
             ``OTEL_SERVICE_NAME``/``OTEL_RESOURCE_ATTRIBUTES`` gives one.
         default_user_reader: the framework's reader of the authenticated user's ID, used when
             ``user_id`` is True.
         peer_rewritten: the server already replaced the socket peer from ``X-Forwarded-For``
             (uvicorn's ``--proxy-headers``), so the peer is not a proxy hop.
-        source: where keyword options came from, for messages (e.g. ``"ApplicationInsightsMiddleware"``).
 
     Raises:
-        ConfigurationError: a bad option or connection string, naming the setting.
+        ConfigurationError: a bad option or connection string, naming the setting as written.
     """
-    opts = _resolve(settings, spelling, source)
-    user = UserResolver(opts.user_id, default_user_reader, _label(spelling)("user_id"))
+    opts = resolve_options(dict(options), source=source, spelling=label)
+    user = UserResolver(opts.user_id, default_user_reader, label("user_id"))
     defaults = {name: Options.__dataclass_fields__[name].default for name in PER_APP_OPTIONS}
     process = dataclasses.replace(opts, **defaults)
     # The first app configures the process (its role becomes the process's); later apps get
@@ -195,21 +185,3 @@ def _app_role(telemetry: Telemetry, role_name: Optional[str], role_default: Opti
     own = role_name or (None if environment_names_role() else role_default)
     process_role = telemetry.role_name
     return own if own and process_role and own != process_role else None
-
-
-def _label(spelling: str) -> Callable[[str], str]:
-    if spelling == DJANGO:
-        return lambda name: "%s[%r]" % (DJANGO_SETTING, django_key(name))
-    if spelling == FLASK:
-        return lambda name: "app.config[%r]" % flask_key(name)
-    return str
-
-
-def _resolve(settings: Mapping[str, Any], spelling: str, source: Optional[str]) -> Options:
-    if spelling == DJANGO:
-        return resolve_options(options_from_django_settings(settings), source="settings", spelling=_label(DJANGO))
-    if spelling == FLASK:
-        return resolve_options(options_from_flask_config(settings), source="the Flask app", spelling=_label(FLASK))
-    if spelling == KEYWORDS:
-        return resolve_options(dict(settings), source=source or "keyword arguments", spelling=str)
-    raise ValueError("spelling must be %r, %r or %r, got %r" % (DJANGO, FLASK, KEYWORDS, spelling))
