@@ -9,7 +9,7 @@ from typing import Any, Optional
 from opentelemetry.trace import set_span_in_context
 
 from ai_core.web.guard import guarded
-from ai_core.web.setup import WebTelemetry
+from ai_core.web.setup import AppRequestRules
 from ai_core.web.streaming import defer_end
 from ai_core.web.user import user_id_of
 from django_ai.routes import request_route
@@ -57,7 +57,7 @@ def _has_session_cookie(request: Any) -> bool:
 class Hooks:
     """The two hooks, bound to this process's request rules."""
 
-    def __init__(self, web: WebTelemetry) -> None:
+    def __init__(self, web: AppRequestRules) -> None:
         self._web = web
 
     def request(self, span: Any, request: Any) -> None:

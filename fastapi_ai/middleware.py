@@ -29,8 +29,8 @@ from ai_core.options import resolve_options
 from ai_core.telemetry import Telemetry
 from ai_core.web.exclusion import excluded_request
 from ai_core.web.guard import guarded
-from ai_core.web.setup import WebTelemetry, setup_web
-from fastapi_ai.request import SCOPE_KEY, Exchange, RequestLayer, span_details
+from ai_core.web.setup import AppRequestRules, setup_web
+from fastapi_ai.request import SCOPE_KEY, Exchange, AppInServerSpan, span_details
 from fastapi_ai.routes import NO_MATCH, match_request
 from fastapi_ai.scope import app_name, starlette_user_id
 
@@ -68,8 +68,8 @@ class ApplicationInsightsMiddleware:
             # the start-up fails instead (see _lifespan).
             self._problem = err
         self._lock = threading.Lock()
-        self._web: Optional[WebTelemetry] = None
-        self._traced: Optional[Any] = None  # OpenTelemetryMiddleware(RequestLayer(app)) of the pipeline
+        self._web: Optional[AppRequestRules] = None
+        self._traced: Optional[Any] = None  # OpenTelemetryMiddleware(AppInServerSpan(app)) of the pipeline
         self._traced_for: Optional[Telemetry] = None
         # Starlette builds this middleware inside the app's first call, right before FastAPI's
         # own tracing looks along ``.app`` for the contrib middleware. When another app already
@@ -127,7 +127,7 @@ class ApplicationInsightsMiddleware:
 
     # --- start-up and shutdown --------------------------------------------------------------
 
-    def _start(self, scope: Any) -> WebTelemetry:
+    def _start(self, scope: Any) -> AppRequestRules:
         """Configure telemetry for the app in ``scope["app"]`` (once per pipeline)."""
         if self._problem is not None:
             raise self._problem
@@ -164,7 +164,7 @@ class ApplicationInsightsMiddleware:
         from opentelemetry.instrumentation.asgi import OpenTelemetryMiddleware
 
         return OpenTelemetryMiddleware(
-            RequestLayer(self._next),
+            AppInServerSpan(self._next),
             default_span_details=span_details,
             tracer_provider=tel.tracer_provider,
             meter_provider=tel.instrumentation_meter_provider,

@@ -1,6 +1,6 @@
 """One request (or WebSocket session) on its way through the app, inside its server span.
 
-``RequestLayer`` runs right inside the contrib ``OpenTelemetryMiddleware``, so the server span
+``AppInServerSpan`` runs right inside the contrib ``OpenTelemetryMiddleware``, so the server span
 is the current span. It writes the route and client IP on the span as the request starts,
 the user when the response starts, and ends the span when the last body chunk has been sent:
 a streamed body is inside the request's duration, background tasks (which Starlette runs
@@ -21,7 +21,7 @@ from opentelemetry import trace
 from ai_core.web.annotation import STATUS_CODE_KEYS, record_uncaught_exception
 from ai_core.web.guard import guarded
 from ai_core.web.naming import operation_name, route_template
-from ai_core.web.setup import WebTelemetry
+from ai_core.web.setup import AppRequestRules
 from ai_core.web.streaming import defer_end
 from fastapi_ai.routes import RouteMatch
 from fastapi_ai.scope import connection_of, peer_and_proxy_headers
@@ -47,7 +47,7 @@ class Exchange:
 
     __slots__ = ("route", "span", "finished", "_web", "_scope", "_end", "_answered", "_ws_status")
 
-    def __init__(self, web: WebTelemetry, scope: Any, route: RouteMatch) -> None:
+    def __init__(self, web: AppRequestRules, scope: Any, route: RouteMatch) -> None:
         self.route = route
         self.span: Any = None
         self.finished = False
@@ -80,7 +80,7 @@ class Exchange:
         with guarded("deferring the end of the request span"):
             self._end = defer_end(span)
 
-    def served_by(self, web: WebTelemetry) -> None:
+    def served_by(self, web: AppRequestRules) -> None:
         """An app mounted in the one whose middleware made this exchange serves the request:
         its role (and its user rule) apply from now on."""
         self._web = web
@@ -152,7 +152,7 @@ def span_details(scope: Any) -> tuple:
     return operation_name(scope.get("method"), None), {}
 
 
-class RequestLayer:
+class AppInServerSpan:
     """The ASGI app the contrib middleware calls: it calls the user's app inside the server span."""
 
     def __init__(self, app: Any) -> None:

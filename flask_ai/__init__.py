@@ -5,6 +5,6 @@ upper-cased) or from keyword arguments of :class:`ApplicationInsights`. Requests
 calls, SQL queries, exceptions, logs and metrics are then sent; see the README's "Flask" section.
 """
 
-from flask_ai.extension import EXTENSION_KEY, ApplicationInsights, AppTelemetry
+from flask_ai.extension import EXTENSION_KEY, ApplicationInsights, ExtensionState
 
-__all__ = ["EXTENSION_KEY", "AppTelemetry", "ApplicationInsights"]
+__all__ = ["EXTENSION_KEY", "ExtensionState", "ApplicationInsights"]

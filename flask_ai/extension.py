@@ -18,7 +18,7 @@ from typing import Any, Callable, Dict, Optional
 
 from ai_core.options import resolve_options
 from ai_core.telemetry import Telemetry
-from ai_core.web.setup import WebTelemetry, setup_web
+from ai_core.web.setup import AppRequestRules, setup_web
 from flask_ai import options as flask_options
 from flask_ai.user import flask_user_id
 
@@ -27,10 +27,10 @@ logger = logging.getLogger("ai_core")
 EXTENSION_KEY = "application_insights"
 
 
-class AppTelemetry:
+class ExtensionState:
     """What ``app.extensions["application_insights"]`` holds for one app."""
 
-    def __init__(self, web: Optional[WebTelemetry]) -> None:
+    def __init__(self, web: Optional[AppRequestRules]) -> None:
         self.web = web
 
     @property
@@ -66,14 +66,14 @@ class ApplicationInsights:
             return
         if _is_reloader_watcher():
             # `flask run` with its reloader: this process only restarts the served child.
-            app.extensions[EXTENSION_KEY] = AppTelemetry(None)
+            app.extensions[EXTENSION_KEY] = ExtensionState(None)
             return
         # Keyword options are canonical names already; the app's config keys override them.
         from_config = flask_options.options_from_config(app.config)
         options: Dict[str, Any] = {**self._options, **from_config}
         web = setup_web(options, _labels(from_config), flask_options.SOURCE, role_default=app.name,
                         default_user_reader=flask_user_id)
-        app.extensions[EXTENSION_KEY] = AppTelemetry(web)
+        app.extensions[EXTENSION_KEY] = ExtensionState(web)
         if web.enabled:
             _instrument(app, web)
 
@@ -83,7 +83,7 @@ def _labels(from_config: Dict[str, Any]) -> Callable[[str], str]:
     return lambda name: flask_options.label(name) if name in from_config else name
 
 
-def _instrument(app: Any, web: WebTelemetry) -> None:
+def _instrument(app: Any, web: AppRequestRules) -> None:
     from flask_ai.logs import export_uncaught_exceptions_once, keep_flask_console_logging
     from flask_ai.signals import RequestSignals
     from flask_ai.wsgi import TelemetryMiddleware

@@ -25,7 +25,7 @@ from opentelemetry import trace
 
 from ai_core.web.annotation import ROUTE, STATUS_CODE_KEYS, record_uncaught_exception
 from ai_core.web.guard import guarded
-from ai_core.web.setup import WebTelemetry
+from ai_core.web.setup import AppRequestRules
 from flask_ai.logs import RECORDED_EXCEPTION
 from flask_ai.routes import request_route
 
@@ -33,7 +33,7 @@ from flask_ai.routes import request_route
 class RequestSignals:
     """The three receivers for one app, bound to that app's request rules."""
 
-    def __init__(self, web: WebTelemetry) -> None:
+    def __init__(self, web: AppRequestRules) -> None:
         self._web = web
 
     def connect(self, app: Any) -> None:
@@ -110,7 +110,7 @@ def _answered_500(span: Any) -> None:
             span.set_attribute(key, 500)
 
 
-def _add_browser_sdk(web: WebTelemetry, response: Any) -> None:
+def _add_browser_sdk(web: AppRequestRules, response: Any) -> None:
     if not response.is_sequence or response.direct_passthrough:
         return  # streamed or a file: sent as it is
     page = web.page_with_browser_sdk(

@@ -32,7 +32,7 @@ from opentelemetry.trace import SpanKind
 
 from ai_core.web.exclusion import excluded_request
 from ai_core.web.guard import guarded
-from ai_core.web.setup import WebTelemetry
+from ai_core.web.setup import AppRequestRules
 from flask_ai.routes import route_names
 
 WSGIApp = Callable[[Any, Any], Iterable[bytes]]
@@ -47,7 +47,7 @@ class TelemetryMiddleware:
     current in the caller's thread and make the next request its child.
     """
 
-    def __init__(self, app: Any, wrapped: WSGIApp, web: WebTelemetry) -> None:
+    def __init__(self, app: Any, wrapped: WSGIApp, web: AppRequestRules) -> None:
         self.wrapped = wrapped
         self._app = app
         self._web = web

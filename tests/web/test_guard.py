@@ -64,10 +64,10 @@ def test_the_request_layer_does_not_guard_again_inside_the_adapters_guard():
     of the request layer swallows it first under a label of its own)."""
     from ai_core.options import Options
     from ai_core.telemetry import Telemetry
-    from ai_core.web.setup import WebTelemetry
+    from ai_core.web.setup import AppRequestRules
     from ai_core.web.user import UserResolver
 
-    web = WebTelemetry(Telemetry(Options(), enabled=False), Options(), UserResolver(False))
+    web = AppRequestRules(Telemetry(Options(), enabled=False), Options(), UserResolver(False))
     web._exclusion = None  # breaks excludes() the way a bug in it would
     before = _count("while matching the route for the nesting test (AttributeError)")
     with guarded("matching the route for the nesting test"):

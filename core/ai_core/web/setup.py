@@ -30,7 +30,7 @@ PER_APP_OPTIONS = APP_OPTIONS
 
 
 
-class WebTelemetry:
+class AppRequestRules:
     """What an adapter keeps per app: the process's pipeline and this app's request rules.
 
     Adapters call these on the request path inside their own guard, once, at their boundary
@@ -149,7 +149,7 @@ def setup_web(
     role_default: Optional[str] = None,
     default_user_reader: Optional[UserReader] = None,
     peer_rewritten: bool = False,
-) -> WebTelemetry:
+) -> AppRequestRules:
     """Configure telemetry from an app's options and return this app's request rules.
 
     Args:
@@ -176,7 +176,7 @@ def setup_web(
     # The first app configures the process (its role becomes the process's); later apps get
     # the same pipeline and carry their own role on their requests.
     telemetry = configure_resolved(process, role_default, role_name=opts.role_name)
-    return WebTelemetry(telemetry, opts, user, peer_rewritten, _app_role(telemetry, opts.role_name, role_default))
+    return AppRequestRules(telemetry, opts, user, peer_rewritten, _app_role(telemetry, opts.role_name, role_default))
 
 
 def _app_role(telemetry: Telemetry, role_name: Optional[str], role_default: Optional[str]) -> Optional[str]:
