@@ -1,5 +1,5 @@
-"""Performance counters from the Flask example shop under gunicorn, as the emulator receives
-them (README, "Performance counters"): the portal's counter names, request and exception
+"""Performance counters from the example shops under real servers (Flask under gunicorn,
+FastAPI under uvicorn), as the emulator receives them (README, "Performance counters"): the portal's counter names, request and exception
 rates that add up to the requests the test made, and process readings that match the worker
 process as the test reads it itself."""
 
@@ -16,7 +16,8 @@ from typing import Dict, List, Tuple
 import pytest
 
 from ai_core.emulator import Emulator
-from flask_site import BIN, duration_s, free_port, request, stop, wait_until_serving
+from flask_site import BIN, duration_s, free_port, stop, wait_until_serving
+from flask_site import request as request_
 
 pytestmark = pytest.mark.skipif(not sys.platform.startswith("linux"), reason="gunicorn, /proc readings")
 
@@ -34,7 +35,7 @@ EXECUTION_TIME = "\\ASP.NET Applications(??APP_W3SVC_PROC??)\\Request Execution 
 COUNTERS = {PROCESS_TIME, PROCESS_TIME_NORMALIZED, PRIVATE_BYTES, IO_BYTES, PROCESSOR_TOTAL, AVAILABLE_MEMORY,
             EXCEPTIONS, REQUESTS, EXECUTION_TIME}
 
-PAGES, FAILURES = 24, 6  # the burst: product pages, and /fail (one uncaught exception each)
+PAGES, FAILURES = 24, 6  # the burst: product pages, and a page that raises (one exception each)
 
 
 def _seconds(envelope: dict) -> float:
@@ -80,36 +81,60 @@ def _private_bytes_of(pid: int) -> int:
     return fields["RssAnon"] + fields.get("VmSwap", 0)
 
 
-@pytest.fixture(scope="module")
-def served(tmp_path_factory: pytest.TempPathFactory):
-    tmp = tmp_path_factory.mktemp("flask-shop-counters")
+def _flask_shop(tmp: Path, env: Dict[str, str], port: int) -> subprocess.Popen:
+    env["FLASK_DATABASE"] = str(tmp / "shop.sqlite3")
+    env["FLASK_APPLICATION_INSIGHTS_STORAGE_DIRECTORY"] = str(tmp / "storage")
+    quiet = {k: v for k, v in env.items() if k != "APPLICATIONINSIGHTS_CONNECTION_STRING"}
+    prepared = subprocess.run([str(BIN / "flask"), "--app", "flask_shop", "init-db"], cwd=EXAMPLES, env=quiet,
+                              capture_output=True, text=True, timeout=120)
+    assert prepared.returncode == 0, prepared.stdout + prepared.stderr
+    return _start([str(BIN / "gunicorn"), "-w", "1", "-b", "127.0.0.1:%d" % port, "flask_shop:create_app()"], env)
+
+
+def _fastapi_shop(tmp: Path, env: Dict[str, str], port: int) -> subprocess.Popen:
+    env.update(FASTAPI_SHOP_DB=str(tmp / "shop.db"), FASTAPI_SHOP_STORAGE_DIR=str(tmp / "storage"))
+    return _start([str(BIN / "uvicorn"), "--app-dir", str(EXAMPLES / "fastapi_shop"), "fastapi_shop.main:app",
+                   "--port", str(port), "--no-access-log"], env)
+
+
+def _start(cmd: list, env: Dict[str, str]) -> subprocess.Popen:
+    return subprocess.Popen(cmd, cwd=EXAMPLES, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                            start_new_session=True)
+
+
+# shop: (start, role, a page, a page that raises, the pid that serves: gunicorn's one worker,
+# uvicorn's own process)
+SHOPS = {
+    "flask-gunicorn": (_flask_shop, "flask-shop", "/products/4", "/fail", lambda server: _worker_pid(server.pid)),
+    "fastapi-uvicorn": (_fastapi_shop, "fastapi-shop", "/api/products/4", "/api/reports/broken",
+                        lambda server: server.pid),
+}
+
+
+@pytest.fixture(scope="module", params=list(SHOPS))
+def served(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory):
+    start, role, page, failing, serving_pid = SHOPS[request.param]
+    tmp = tmp_path_factory.mktemp("shop-counters")
     with Emulator(port=0, db=":memory:") as emu:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("APPLICATIONINSIGHTS_", "OTEL_", "FLASK_"))}
-        env["FLASK_DATABASE"] = str(tmp / "shop.sqlite3")
-        env["FLASK_APPLICATION_INSIGHTS_STORAGE_DIRECTORY"] = str(tmp / "storage")
-        prepared = subprocess.run([str(BIN / "flask"), "--app", "flask_shop", "init-db"], cwd=EXAMPLES, env=env,
-                                  capture_output=True, text=True, timeout=120)
-        assert prepared.returncode == 0, prepared.stdout + prepared.stderr
         env["APPLICATIONINSIGHTS_CONNECTION_STRING"] = emu.connection_string
         env["OTEL_METRIC_EXPORT_INTERVAL"] = "1000"  # a collection every second, as the SDK reads it
         port = free_port()
-        server = subprocess.Popen(
-            [str(BIN / "gunicorn"), "-w", "1", "-b", "127.0.0.1:%d" % port, "flask_shop:create_app()"],
-            cwd=EXAMPLES, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
-        run: Dict[str, object] = {"emu": emu}
+        server = start(tmp, env, port)
+        run: Dict[str, object] = {"emu": emu, "role": role}
         try:
             wait_until_serving(port, server)
-            assert request(port, "GET", "/")[0] == 200  # the first item starts the export thread
+            assert request_(port, "GET", page)[0] == 200  # the first item starts the export thread
             warmed = time.time()
             # The window the burst is measured from: a collection after the warm-up request.
             _wait(lambda: [p for p in _counters(emu, REQUESTS) if p[0] > warmed], "a first requests/s")
             started = time.time()
-            answers = [request(port, "GET", "/products/4")[0] for _ in range(PAGES)]
-            answers += [request(port, "GET", "/fail")[0] for _ in range(FAILURES)]
+            answers = [request_(port, "GET", page)[0] for _ in range(PAGES)]
+            answers += [request_(port, "GET", failing)[0] for _ in range(FAILURES)]
             ended = time.time()
             assert answers == [200] * PAGES + [500] * FAILURES
             _wait(lambda: [p for p in _counters(emu, REQUESTS) if p[0] > ended], "a requests/s after the burst")
-            run.update(started=started, ended=ended, private_bytes=_private_bytes_of(_worker_pid(server.pid)))
+            run.update(started=started, ended=ended, private_bytes=_private_bytes_of(serving_pid(server)))
         finally:
             run["output"] = stop(server)
         yield run
@@ -139,7 +164,7 @@ def test_every_counter_arrives_with_the_portals_name(served) -> None:
     for item in emu.items(type="metric", limit=5000):
         envelope = item["envelope"]
         if envelope["data"]["baseData"]["metrics"][0]["name"] in COUNTERS:
-            assert envelope["tags"]["ai.cloud.role"] == "flask-shop"
+            assert envelope["tags"]["ai.cloud.role"] == served["role"]
 
 
 def test_requests_per_second_add_up_to_the_requests_made(served) -> None:
@@ -148,7 +173,8 @@ def test_requests_per_second_add_up_to_the_requests_made(served) -> None:
 
 
 def test_each_uncaught_exception_counts_once(served) -> None:
-    # /fail raises: one exception item per request, although Flask also logs it.
+    # The failing page raises: one exception item per request, although the framework (Flask)
+    # or the server (uvicorn) also logs it.
     total = _burst_sum(served["emu"], EXCEPTIONS, served["started"], served["ended"])
     assert total == pytest.approx(FAILURES, abs=0.5)
 
@@ -156,7 +182,7 @@ def test_each_uncaught_exception_counts_once(served) -> None:
 def test_request_execution_time_is_the_mean_duration_of_the_requests(served) -> None:
     emu, started, ended = served["emu"], served["started"], served["ended"]
     weighted = _burst_sum(emu, EXECUTION_TIME, started, ended, per_request=True)  # ms x requests
-    durations = [duration_s(i["envelope"]) * 1000 for i in emu.items(type="request", role="flask-shop", limit=1000)
+    durations = [duration_s(i["envelope"]) * 1000 for i in emu.items(type="request", role=served["role"], limit=1000)
                  if started <= _seconds(i["envelope"]) <= ended]
     assert len(durations) == PAGES + FAILURES
     # Request items carry whole milliseconds (halves rounded up): their mean is within 0.5 ms.
