@@ -283,6 +283,16 @@ def test_a_filter_it_cannot_read_says_why_and_changes_nothing(browser: Any) -> N
         assert [e for e in errors if "status of 400" not in e] == [], errors
 
 
+def test_pause_unsubscribes_and_resume_subscribes_again(live_emulator, page: Page) -> None:
+    emu, apps = live_emulator
+    page.goto(emu.url + "/#/live")
+    wait_for(lambda: all(a.subscribed for a in apps), what="subscribed while the tab is open")
+    page.get_by_test_id("pause-toggle").click()  # the header's Pause: nothing is polled, nobody watches
+    wait_for(lambda: not any(a.subscribed for a in apps), what="unsubscribed while paused")
+    page.get_by_test_id("pause-toggle").click()
+    wait_for(lambda: all(a.subscribed for a in apps), what="subscribed again after Resume")
+
+
 def test_closing_the_page_unsubscribes(live_emulator, browser: Any) -> None:
     emu, apps = live_emulator
     context = browser.new_context()

@@ -7,7 +7,9 @@ import { fmtTime, h, s } from "./util.js";
 const W = 720;
 const H = 200;
 const PAD = { left: 56, right: 14, top: 12, bottom: 26 };
-const COLORS = ["var(--req)", "var(--dep)", "hsl(160 60% 38%)", "hsl(32 85% 45%)", "hsl(320 55% 48%)", "hsl(190 70% 38%)"];
+// Ten distinct colours: the Live tab draws one line per app process (a demo runs about seven).
+const COLORS = ["var(--req)", "var(--dep)", "hsl(160 60% 38%)", "hsl(32 85% 45%)", "hsl(320 55% 48%)", "hsl(190 70% 38%)",
+  "hsl(85 55% 36%)", "hsl(0 0% 42%)", "hsl(48 90% 42%)", "hsl(235 35% 45%)"];
 
 export function seriesColor(i) { return COLORS[i % COLORS.length]; }
 
