@@ -120,3 +120,42 @@ def test_each_request_is_traced_once_and_counted_once(served: Any) -> None:
         metric = env["data"]["baseData"]["metrics"][0]
         counted[metric["name"]] = counted.get(metric["name"], 0) + metric["count"]
     assert sum(counted.values()) == total, counted
+
+
+@pytest.mark.parametrize("lifespan", ["shop", "office"])
+def test_under_uvicorn_each_request_is_traced_and_counted_once_with_its_apps_role(tmp_path: Any, lifespan: str) -> None:
+    from fastapi_site import app_env, free_port, request, start, stop, wait_until_serving
+
+    with Emulator(port=0, db=":memory:") as emu:
+        env = app_env(None, tmp_path / "storage")
+        env.update(TWOAPPS_CONNECTION_STRING=emu.connection_string, TWOAPPS_STORAGE=str(tmp_path / "storage"),
+                   TWOAPPS_LIFESPAN=lifespan)
+        port = free_port()
+        proc = start([*_uvicorn(port)], env)
+        try:
+            wait_until_serving(port, proc)
+            for i in range(SHOP_REQUESTS):
+                assert request(port, "GET", "/items/%d" % i)[0] == 200
+            for i in range(OFFICE_REQUESTS):
+                assert request(port, "GET", "/orders/%d" % i)[0] == 200
+        finally:
+            stop(proc)  # the lifespan shutdown delivers everything
+        envelopes = [item["envelope"] for item in emu.items(limit=10000)]
+    total = SHOP_REQUESTS + OFFICE_REQUESTS
+    requests = [e for e in envelopes if _kind(e) == "RequestData"]
+    assert sorted((e["data"]["baseData"]["name"], e["tags"]["ai.cloud.role"]) for e in requests) == sorted(
+        [("GET /items/{key}", "shop")] * SHOP_REQUESTS + [("GET /orders/{key}", "back-office")] * OFFICE_REQUESTS)
+    assert [e["data"]["baseData"]["type"] for e in envelopes if _kind(e) == "RemoteDependencyData"] == ["SQL"] * total
+    assert _operation_roles(envelopes, "RemoteDependencyData") == {
+        "GET /items/{key}": {"shop"}, "GET /orders/{key}": {"back-office"}}
+    counted = sum(
+        e["data"]["baseData"]["metrics"][0]["count"] for e in envelopes
+        if _kind(e) == "MetricData" and e["data"]["baseData"]["properties"].get("_MS.MetricId") == "requests/duration"
+    )
+    assert counted == total
+
+
+def _uvicorn(port: int) -> List[str]:
+    from fastapi_site import BIN
+
+    return [str(BIN / "uvicorn"), "twoapps:app", "--port", str(port), "--no-access-log"]
