@@ -5,6 +5,7 @@ requests and exceptions it made), through a real SDK pipeline and our metric env
 from __future__ import annotations
 
 import logging
+import os
 import random
 import resource
 import sys
@@ -54,6 +55,7 @@ COUNTER_NAMES = {
     "\\ASP.NET Applications(??APP_W3SVC_PROC??)\\Requests/Sec",
     "\\ASP.NET Applications(??APP_W3SVC_PROC??)\\Request Execution Time",
 }
+REQUESTS_NAME = "\\ASP.NET Applications(??APP_W3SVC_PROC??)\\Requests/Sec"
 
 
 class Clock:
@@ -334,3 +336,61 @@ def test_the_counters_register_on_a_pipelines_providers() -> None:
         meters.shutdown(), tracers.shutdown(), logs.shutdown()
     assert REQUESTS_PER_SECOND in names and PROCESS_TIME in names
     assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+# --- the option, in a configured process ------------------------------------------------------
+
+APP = """
+import ai_core
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+
+tel = ai_core.configure(connection_string={cs!r}, role_name="counters-app"{option})
+with trace.get_tracer("app").start_as_current_span("GET /", kind=SpanKind.SERVER):
+    pass
+print("flushed", tel.force_flush(30))
+tel.shutdown()
+"""
+
+
+def _counter_names(emu) -> set:
+    return {i["envelope"]["data"]["baseData"]["metrics"][0]["name"] for i in emu.items(type="metric", limit=1000)} & COUNTER_NAMES
+
+
+@pytest.mark.parametrize("option, sent", [("", True), (", performance_counters=False", False)],
+                         ids=["default-on", "switched-off"])
+def test_the_option_switches_the_counters(option: str, sent: bool) -> None:
+    from ai_core.emulator import Emulator
+    from subprocess_helpers import run_python
+
+    with Emulator(port=0, db=":memory:") as emu:
+        out = run_python(APP.format(cs=emu.connection_string, option=option))
+        assert out.returncode == 0 and "flushed True" in out.stdout, out.stderr
+        emu.wait_for_items(count=1, timeout=60, type="request")
+        if sent:
+            names = _counter_names(emu)
+            assert names == (COUNTER_NAMES if LINUX else names) and REQUESTS_NAME in names
+        else:
+            assert _counter_names(emu) == set()
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="fork")
+def test_a_forked_worker_counts_only_its_own_requests(pipeline: Pipeline, clock: Clock) -> None:
+    pipeline.collect()
+    for _ in range(5):
+        pipeline.request(10)  # served by the parent before the fork (gunicorn --preload's master)
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: one request of its own
+        try:
+            pipeline.request(10)
+            clock.now += 1
+            os.write(write_end, repr(pipeline.collect().get(REQUESTS_PER_SECOND)).encode())
+        finally:
+            os._exit(0)
+    os.close(write_end)
+    child_rate = os.read(read_end, 100).decode()
+    os.waitpid(pid, 0)
+    clock.now += 1
+    assert child_rate == "1.0"
+    assert pipeline.collect()[REQUESTS_PER_SECOND] == pytest.approx(5.0)
