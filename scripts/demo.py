@@ -8,6 +8,10 @@ per role and type and the viewer's URL. Then it keeps everything running until C
 SIGTERM), or with ``--once`` (or ``DEMO_ONCE=1``) stops the apps, checks that every role's
 telemetry arrived and exits: 0 when it did, 1 with the reason when not.
 
+A throwaway Redis (Debian's ``redis-server``, when installed) is the broker of the Django
+shop's Celery worker, an app without a URL: it is ready when its log says so, and ``--once``
+waits for its task requests before stopping anything and checks the map edge to it.
+
 Nothing leaves the machine: the emulator and the apps listen on 127.0.0.1 only, and no Azure
 account is involved. State (the emulator's SQLite file, offline storage, one log file per
 process) lives under ``./.demo/`` (``--state-dir``); each run starts with an empty emulator.
@@ -25,6 +29,7 @@ import argparse
 import ctypes
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -87,12 +92,20 @@ class ExampleApp:
     health: str = "/health"
     traffic: Sequence[Step] = ()
     expect: Sequence[str] = ("request",)  # telemetry types --once requires from this role
+    # A background worker instead of a server: ready when its log shows this text; no URL.
+    ready_line: Optional[str] = None
+    services: Sequence[str] = ()  # services it needs ("redis"); without them it is skipped
+    # Apps it hands work to when they run (a Celery worker): --once checks the map edge to
+    # each one that was started, and waits for its requests before stopping anything.
+    sends_work_to: Sequence[str] = ()
 
 
 STANDIN = "{root}/example_projects/standin/"
 DJANGO_SHOP = "{root}/example_projects/django_shop/"
 FASTAPI_SHOP = "{root}/example_projects/fastapi_shop/"
 FLASK_SHOP = "{root}/example_projects/flask_shop"
+CELERY_WORKER_OPTIONS = ["--pool", "prefork", "--concurrency", "2", "--loglevel", "INFO",
+                         "--without-heartbeat", "--without-mingle", "--without-gossip"]
 APPS: List[ExampleApp] = [
     # Stand-ins for the framework example apps (plain WSGI + ai_core.configure()).
     ExampleApp(
@@ -124,6 +137,19 @@ APPS: List[ExampleApp] = [
     ),
     # Framework example apps (their adapters' one-line set-up), as the adapters land.
     ExampleApp(
+        # example_projects/django_shop's Celery worker (Redis broker): it loads the shop's
+        # settings, so django_ai records its tasks as role django-shop-worker, nothing added.
+        name="django-shop-worker",
+        argv=["{python}", "-m", "celery", "--workdir", DJANGO_SHOP, "-A", "django_shop", "worker"]
+        + CELERY_WORKER_OPTIONS,
+        env={"DJANGO_SHOP_DB": "{state}/django-shop.sqlite3", "DJANGO_SHOP_STORAGE_DIR": "{storage}",
+             "DJANGO_SHOP_BROKER_URL": "{broker}"},
+        requires=["django", "celery", "redis", "opentelemetry.instrumentation.celery"],
+        services=["redis"],
+        ready_line=" ready.",
+        expect=["request", "dependency", "trace"],
+    ),
+    ExampleApp(
         # example_projects/django_shop: "django_ai" in INSTALLED_APPS, served by gunicorn with
         # two workers; its SQLite database lives in the state directory (migrated first).
         name="django-shop",
@@ -131,9 +157,10 @@ APPS: List[ExampleApp] = [
         argv=["{python}", "-m", "gunicorn", "--workers", "2", "--chdir", DJANGO_SHOP,
               "--bind", "127.0.0.1:{port}", "django_shop.wsgi"],
         env={"DJANGO_SHOP_DB": "{state}/django-shop.sqlite3", "DJANGO_SHOP_STORAGE_DIR": "{storage}",
-             "INVENTORY_URL": "{url[inventory]}"},
-        requires=["django", "gunicorn", "requests", "opentelemetry.instrumentation.django"],
+             "INVENTORY_URL": "{url[inventory]}", "DJANGO_SHOP_BROKER_URL": "{broker}"},
+        requires=["django", "gunicorn", "requests", "celery", "opentelemetry.instrumentation.django"],
         calls=["inventory"],
+        sends_work_to=["django-shop-worker"],
         health="/health/",
         traffic=[
             Step("GET", "/", "product list (an ORM query)"),
@@ -145,6 +172,7 @@ APPS: List[ExampleApp] = [
             Step("POST", "/accounts/login/", "sign in as alice", expect=302, follow=False,
                  data={"username": "alice", "password": "wonderland"}),
             Step("GET", "/account/", "account page as alice"),
+            Step("POST", "/orders/1/", "order as alice (the worker sends the confirmation)", expect=202),
             Step("GET", "/api/stock/4/", "stock JSON (calls inventory)"),
             Step("GET", "/health/", "health check (excluded: no telemetry)"),
             Step("GET", "/fail/", "a view that raises", expect=500),
@@ -329,9 +357,41 @@ def _get(url: str, timeout: float = 5.0) -> Tuple[int, bytes]:
 
 def _values(emulator: Child, started: Mapping[str, Child], state: Path, app: ExampleApp,
             port: int = 0) -> Dict[str, Any]:
+    redis = started.get("redis")
     return dict(python=sys.executable, root=str(ROOT), port=port, storage=str(state / "storage" / app.name),
                 state=str(state), connection_string=emulator.extra["connection_string"],
-                url={name: child.url for name, child in started.items()})
+                url={name: child.url for name, child in started.items()},
+                broker=redis.extra["url"] if redis is not None else "memory://")
+
+
+def start_redis(state: Path, logs: Path, timeout: float = 20.0) -> Optional[Child]:
+    """A throwaway Redis (Debian's redis-server) on a free port: the Celery broker of the
+    example apps. None when redis-server is not installed (their workers are skipped)."""
+    binary = shutil.which("redis-server")
+    if binary is None:
+        return None
+    directory = state / "redis"
+    directory.mkdir(parents=True, exist_ok=True)
+    for _attempt in range(3):
+        port = free_port()
+        child = _spawn("redis", [binary, "--port", str(port), "--bind", HOST, "--dir", str(directory),
+                                 "--save", "", "--appendonly", "no"], logs, {})
+        child.port, child.extra["url"] = port, "redis://%s:%d/0" % (HOST, port)
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and child.alive():
+            try:
+                with socket.create_connection((HOST, port), timeout=2) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(64).startswith(b"+PONG"):
+                        return child
+            except OSError:
+                pass
+            time.sleep(0.05)
+        last = child.tail()
+        child.stop()
+        if "Address already in use" not in last:
+            raise DemoError("redis-server did not start (log: %s)\n%s" % (child.log_path, last))
+    raise DemoError("redis-server found no free port")
 
 
 def prepare_app(app: ExampleApp, emulator: Child, started: Mapping[str, Child], state: Path, logs: Path,
@@ -363,14 +423,19 @@ def start_app(app: ExampleApp, emulator: Child, started: Mapping[str, Child], st
         env = {key: value.format(**values) for key, value in app.env.items()}
         env.update(APPLICATIONINSIGHTS_CONNECTION_STRING=emulator.extra["connection_string"], PORT=str(port))
         child = _spawn(app.name, argv, logs, env)
-        child.port, child.url = port, "http://%s:%d" % (HOST, port)
+        if app.ready_line is None:
+            child.port, child.url = port, "http://%s:%d" % (HOST, port)
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline and child.alive():
-            try:
-                if _get(child.url + app.health, timeout=2)[0] == 200:
+            if app.ready_line is not None:
+                if app.ready_line in child.tail(200):
                     return child
-            except (OSError, urllib.error.URLError):
-                pass
+            else:
+                try:
+                    if _get(child.url + app.health, timeout=2)[0] == 200:
+                        return child
+                except (OSError, urllib.error.URLError):
+                    pass
             time.sleep(0.1)
         last = child.tail()
         child.stop()
@@ -517,9 +582,14 @@ def run(args: argparse.Namespace) -> int:
         print("Emulator:  %s  (connection string: %s)" % (emulator.url, emulator.extra["connection_string"]))
 
         apps, started = [], {}
+        redis = start_redis(state, logs) if any(a.services for a in APPS) else None
+        if redis is not None:
+            children.append(redis)
+            started["redis"] = redis
+            print("Redis:     %s  (the Celery broker)" % redis.extra["url"])
         for app in APPS:
             absent = [m for m in app.requires if find_spec(m) is None]
-            unmet = [c for c in app.calls if c not in started]
+            unmet = [c for c in list(app.calls) + list(app.services) if c not in started]
             if absent or unmet:
                 print("Skipping %s: %s" % (app.name, "not installed: " + ", ".join(absent) if absent
                                            else "needs " + ", ".join(unmet)))
@@ -529,19 +599,23 @@ def run(args: argparse.Namespace) -> int:
             children.append(child)
             apps.append(app)
             started[app.name] = child
-            print("App:       %-12s %s  (log: %s)" % (app.name, child.url, child.log_path))
+            print("App:       %-12s %s  (log: %s)" % (app.name, child.url or "(worker)", child.log_path))
         if not apps:
             raise DemoError("no example app could be started")
 
         problems = drive_traffic(apps, started)
 
+        workers = [a for a in apps if a.ready_line is not None]
+        if args.once and workers:
+            # The work handed to workers is done (and its requests sent) before anything stops.
+            wait_for_telemetry(emulator, workers, lambda app: ["request"], args.timeout)
         if args.once:
             # SIGTERM makes each app flush what it still holds (metrics included) before it exits.
             for app in reversed(apps):
                 code = started[app.name].stop()
                 if code not in (0, -signal.SIGTERM):
                     problems.append("%s exited with %s (log: %s)" % (app.name, code, started[app.name].log_path))
-            children[:] = [emulator]
+            children[:] = [c for c in children if c.name in ("emulator", "redis")]
             counts = wait_for_telemetry(emulator, apps, lambda app: app.expect, args.timeout)
         else:
             # Metrics leave every 60 s, so do not wait for them while the apps keep running.
@@ -555,7 +629,9 @@ def run(args: argparse.Namespace) -> int:
         if args.once:
             problems += missing_telemetry(counts, apps, lambda app: app.expect)
             problems += ["no application map edge %s -> %s (the distributed trace is broken)" % (app.name, callee)
-                         for app in apps for callee in app.calls if (app.name, callee) not in edges]
+                         for app in apps
+                         for callee in list(app.calls) + [w for w in app.sends_work_to if w in started]
+                         if (app.name, callee) not in edges]
             if problems:
                 print("\nDemo FAILED:\n  " + "\n  ".join(problems) + "\n  (logs: %s)" % logs, file=sys.stderr)
                 return 1

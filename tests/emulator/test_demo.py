@@ -81,6 +81,9 @@ def test_demo_once_delivers_every_role(tmp_path: Path) -> None:
     assert table["total"]["exceptions"] >= 1, report
     assert "items rejected by schema validation: 0" in done.stdout, report
     assert re.search(r"application map: storefront -> inventory \(\d+ calls, [1-9]\d* failed", done.stdout), report
+    if "django-shop" in table:  # its order confirmation runs in the Celery worker (README, "Celery")
+        assert table["django-shop-worker"]["requests"] >= 1, report
+        assert re.search(r"application map: django-shop -> django-shop-worker \(1 calls, 0 failed", done.stdout), report
 
     viewer = re.search(r"^Viewer: (http://127\.0\.0\.1:(\d+)/)$", done.stdout, re.M)
     assert viewer, report
@@ -126,6 +129,7 @@ def test_demo_script_installs_and_passes_arguments_through(tmp_path: Path) -> No
                           cwd="/", env=env, capture_output=True, text=True, timeout=30)
     assert done.returncode == 0, done.stderr
     assert calls.read_text().splitlines() == [
+        "ensure_system_packages",  # redis-server, for the Celery worker of the Django example
         "ensure_venv .[test]",
         "python cwd=%s" % tmp_path.resolve(),
         "arg scripts/demo.py", "arg --once", "arg --port", "arg 9123", "arg --state-dir", "arg a b",

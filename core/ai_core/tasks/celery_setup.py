@@ -50,7 +50,6 @@ class _Process:
         self.lock = threading.RLock()
         self.exclusion = TaskExclusion()
         self.options: Optional[Options] = None  # the first app's process options
-        self.role_name: Optional[str] = None  # the first app's explicit role_name
         self.role_default: Optional[str] = None
         self.wired = False
         self.worker: Optional[Telemetry] = None  # the pipeline a worker started
@@ -68,9 +67,10 @@ def instrument_celery(celery_app: Any, **options: Any) -> None:
     Call it where the Celery app is created (the module the web app and the worker both
     import). ``options`` are the option table's (README, "Options"), the same as the web
     app's: where the web app configured telemetry first, they must agree with it (else
-    ``ConfigurationError``, as a second ``configure()``). ``excluded_tasks`` and ``role_name``
-    are this Celery app's own. In a worker, telemetry starts when the worker does, with the
-    role ``role_name``, else ``OTEL_SERVICE_NAME``, else the Celery app's name.
+    ``ConfigurationError``, as a second ``configure()``). ``excluded_tasks`` is this Celery
+    app's own. In a worker, telemetry starts when the worker does, with the role
+    ``OTEL_SERVICE_NAME`` if set, else ``role_name`` (the web app's) plus ``-worker``, else the
+    Celery app's name.
 
     Raises:
         ConfigurationError: a bad option, or options that disagree with the running pipeline.
@@ -102,8 +102,10 @@ def instrument_celery_app(celery_app: Any, opts: Options, web_role: Optional[str
             configure_resolved(process_opts)  # raises, naming the options that disagree
         if _process.options is None:
             _process.options = process_opts
-            _process.role_name = opts.role_name
-            _process.role_default = worker_role_default(web_role, main if isinstance(main, str) else None)
+            # role_name names the web app (one options dict serves both processes): its
+            # worker is role_name plus "-worker", so the map shows web -> worker. The
+            # environment (OTEL_SERVICE_NAME, set per deployment) still names it exactly.
+            _process.role_default = worker_role_default(opts.role_name or web_role, main if isinstance(main, str) else None)
         _process.exclusion.add(opts.excluded_tasks)
         try:
             setattr(celery_app, _APP_MARK, opts)
@@ -143,7 +145,7 @@ def start_worker_pipeline() -> Optional[Telemetry]:
             return _process.worker
         if _process.options is None:
             return None
-        telemetry = configure_resolved(_process.options, _process.role_default, role_name=_process.role_name)
+        telemetry = configure_resolved(_process.options, _process.role_default)
         _process.worker = telemetry
     from ai_core.tasks.worker_process import worker_started
 

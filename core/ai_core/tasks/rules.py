@@ -49,11 +49,12 @@ class TaskExclusion:
 
 
 def worker_role_default(web_role: Optional[str] = None, celery_main: Optional[str] = None) -> str:
-    """A worker's role name when neither ``role_name`` nor ``OTEL_SERVICE_NAME`` gives one.
+    """A worker's role name when ``OTEL_SERVICE_NAME`` does not give one.
 
-    The web app's role plus ``-worker`` where the app's identity is known in the worker
-    (Django: the project), else the Celery app's name (``Celery("shop")``), else
-    ``celery-worker``: the application map then shows web -> worker as two nodes.
+    The web app's role plus ``-worker`` where it is known in the worker (the ``role_name``
+    option, which names the web app; Django: else the project), else the Celery app's name
+    (``Celery("shop")``), else ``celery-worker``: the application map then shows web -> worker
+    as two nodes.
     """
     if web_role and web_role.strip():
         return web_role.strip() + WORKER_SUFFIX

@@ -13,6 +13,8 @@ Environment variables:
     DJANGO_SHOP_STORAGE_DIR   offline storage for telemetry not sent yet (default: the package's)
     INVENTORY_URL             base URL of the inventory API for /api/stock/<id>/ (default: none,
                               answer from the database)
+    DJANGO_SHOP_BROKER_URL    the Celery broker of the order confirmations, e.g.
+                              redis://127.0.0.1:6379/0 (default: in-process memory, no worker)
 """
 
 import os
@@ -139,3 +141,9 @@ APPLICATION_INSIGHTS = {
 }
 if os.environ.get("DJANGO_SHOP_STORAGE_DIR"):
     APPLICATION_INSIGHTS["STORAGE_DIRECTORY"] = os.environ["DJANGO_SHOP_STORAGE_DIR"]
+
+# Celery (django_shop/celery.py reads the CELERY_* keys). Its worker records its tasks with the
+# same APPLICATION_INSIGHTS options, as role "django-shop-worker" (ROLE_NAME plus "-worker").
+CELERY_BROKER_URL = os.environ.get("DJANGO_SHOP_BROKER_URL") or "memory://"
+CELERY_TASK_IGNORE_RESULT = True
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True

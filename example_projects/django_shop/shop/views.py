@@ -9,8 +9,10 @@ from django.conf import settings
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, render
+from django.views.decorators.http import require_POST
 
 from shop.models import Product
+from shop.tasks import send_order_confirmation
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +52,16 @@ def api_stock(request: HttpRequest, pk: int) -> JsonResponse:
         except (requests.RequestException, ValueError, KeyError, TypeError) as exc:
             log.warning("inventory did not answer for product %d (%s); using the shop's own count", pk, exc)
     return JsonResponse(answer)
+
+
+@login_required
+@require_POST
+def order(request: HttpRequest, pk: int) -> JsonResponse:
+    """Order one product: the confirmation goes out in the background (a Celery task)."""
+    product = get_object_or_404(Product, pk=pk)
+    send_order_confirmation.delay(product.pk, request.user.get_username())
+    log.info("order of %s placed by %s", product.name, request.user.get_username())
+    return JsonResponse({"status": "ordered", "product": product.pk}, status=202)
 
 
 def health(request: HttpRequest) -> JsonResponse:
