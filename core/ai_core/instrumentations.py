@@ -28,6 +28,9 @@ KNOWN_INSTRUMENTATIONS = {
 # Where ours is used instead of the stock instrumentor (which must still be installed).
 _OUR_INSTRUMENTORS = {
     "sqlite3": ("ai_core.sqlite3_instrumentation", "SQLite3Instrumentor"),
+    # Connections opened before the pipeline started are traced too (a pool warmed at import).
+    "psycopg": ("ai_core.psycopg_instrumentation", "PsycopgInstrumentor"),
+    "psycopg2": ("ai_core.psycopg2_instrumentation", "Psycopg2Instrumentor"),
     "redis": ("ai_core.redis_instrumentation", "RedisInstrumentor"),
 }
 # Named in the option like the others, but switched on by the layer that owns them.

@@ -7,13 +7,14 @@ runs before a FastAPI app's lifespan starts the pipeline (README, "SQL on connec
 early"). This instrumentor gives a connection the same traced cursor factory at its first
 ``cursor()`` call instead (``Connection.execute`` goes through it too), whenever the
 connection was opened: the same spans, attributes and instrumentation scope as the stock
-one's, built by its own classes. A connection that the app's own stock instrumentation
+one's, built by its own classes (``ai_core.open_connections``). A connection that the app's own stock instrumentation
 already traces is left to it, and after a new pipeline replaces a stopped one, connections
 are given the new one's factory.
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from typing import Any, Callable, Collection, Dict, Tuple
 
@@ -75,7 +76,8 @@ class PsycopgInstrumentor(BaseInstrumentor):  # type: ignore[misc]
                     self._trace(connection, integration)
                 except Exception:  # the query runs untraced rather than not at all
                     logger.debug("Application Insights: could not trace a psycopg connection", exc_info=True)
-                    setattr(connection, _TRACED_BY, self._pipeline)  # tried once, not per query
+                    with contextlib.suppress(Exception):
+                        setattr(connection, _TRACED_BY, self._pipeline)  # tried once, not per query
             return wrapped(*args, **kwargs)
 
         return cursor
