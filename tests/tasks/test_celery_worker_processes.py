@@ -4,6 +4,8 @@ asyncpg queries inside a task (README, "Celery"). Each test has its own worker."
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from ai_core.emulator import Emulator
@@ -108,3 +110,17 @@ def test_asyncpg_queries_in_a_task_are_sql_dependencies_of_the_task(emu, redis_s
     assert base(queries[0])["target"] == "%s:%d|%s" % (postgres.host, postgres.port, postgres.dbname)
     assert base(queries[0])["success"] is True
     assert tag(queries[0], "ai.operation.parentId") == base(task)["id"]
+
+
+def test_cold_shutdown_delivers_what_the_finished_tasks_recorded(emu, redis_server, tmp_path):  # noqa: F811
+    env = _env(emu, redis_server, tmp_path)
+    w = worker(env, concurrency=2).start()
+    try:
+        [op] = enqueue_from_requests(env, [("send_receipt", [2401])])
+        w.wait_for_output("succeeded", count=1)
+    finally:
+        w.proc.send_signal(signal.SIGQUIT)  # Celery's cold shutdown: the pool is terminated
+        w.proc.wait(timeout=60)
+        w.kill()
+    [task] = wait_for(emu, 1, timeout=30, type="request", operation_id=op, name="shop.tasks.send_receipt")
+    assert len(wait_for(emu, 2, timeout=30, type="trace", operation_id=op)) == 2
