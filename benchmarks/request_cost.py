@@ -1,0 +1,291 @@
+"""Request-thread CPU per Django request, measured in process: plain, floor and ours.
+
+Django's WSGI handler is called directly (no server, no sockets on the way in), ``--requests``
+times per round, and the CPU time of the calling thread (``time.thread_time``) is divided by
+the requests; the process's CPU time (``time.process_time``: the export thread included, each
+round ends with a flush) is printed next to it. CPU time, not wall time, so other work on a
+shared machine does not inflate the figures the way it inflates req/s; the minimum of the
+rounds is the figure (interruptions only ever add).
+
+Routes: ``hello`` (``/``, a fixed text) and ``realistic`` (``/realistic``: one sqlite3 query,
+one ``requests`` call to a local server, one warning log line). Modes, each in its own process
+(Django's settings are configured once per process):
+
+- ``plain``: no telemetry;
+- ``floor``: the stock OpenTelemetry instrumentations with do-nothing exporters behind the
+  SDK's batch processors: ``DjangoInstrumentor``, sqlite3, requests, and the logging bridge
+  (what the product switches on, at the cost of the instrumentation itself);
+- ``ours``: ``django_ai`` in ``INSTALLED_APPS``, everything on, sending to ``sink.py``.
+
+Modes run one after the other in passes, the order reversed every other pass.
+
+    .venv/bin/python benchmarks/request_cost.py [--route hello|realistic|both] [--requests 2000]
+        [--rounds 5] [--passes 2] [--modes plain,floor,ours]
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from typing import Any, Dict, List
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+MODES = ("plain", "floor", "ours")
+PATHS = {"hello": "/", "realistic": "/realistic"}
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------------------------------------
+# The child: one mode, one route, several rounds
+# ---------------------------------------------------------------------------------------------
+
+def _configure_django(mode: str, sink: str) -> Any:
+    from django.conf import settings
+
+    cs = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=" + sink
+    settings.configure(
+        DEBUG=False, ALLOWED_HOSTS=["*"], ROOT_URLCONF=__name__, SECRET_KEY="benchmark-only", MIDDLEWARE=[],
+        INSTALLED_APPS=["django_ai"] if mode == "ours" else [], DATABASES={},
+        APPLICATION_INSIGHTS={"CONNECTION_STRING": cs, "ROLE_NAME": "bench-django"},
+        LOGGING_CONFIG=None,
+    )
+    if mode == "floor":
+        _instrument_floor()
+    import django
+
+    django.setup()
+    from django.core.handlers.wsgi import WSGIHandler
+
+    return WSGIHandler()
+
+
+def _instrument_floor() -> None:
+    """The stock instrumentations with do-nothing exporters (as ``export_cost.py``'s floor)."""
+    import logging
+
+    from opentelemetry import trace
+    from opentelemetry._logs import set_logger_provider
+    from opentelemetry.instrumentation.django import DjangoInstrumentor
+    from opentelemetry.instrumentation.logging.handler import LoggingHandler
+    from opentelemetry.instrumentation.requests import RequestsInstrumentor
+    from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, LogRecordExportResult
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
+
+    class Nothing(SpanExporter):
+        def export(self, spans: Any) -> SpanExportResult:
+            return SpanExportResult.SUCCESS
+
+    class NoLogs(LogRecordExporter):
+        def export(self, batch: Any) -> LogRecordExportResult:
+            return LogRecordExportResult.SUCCESS
+
+        def shutdown(self) -> None:
+            pass
+
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            return True
+
+    provider = TracerProvider()
+    provider.add_span_processor(BatchSpanProcessor(Nothing()))
+    trace.set_tracer_provider(provider)
+    logger_provider = LoggerProvider()
+    logger_provider.add_log_record_processor(BatchLogRecordProcessor(NoLogs()))
+    set_logger_provider(logger_provider)
+    logging.getLogger().addHandler(LoggingHandler(logger_provider=logger_provider))
+    DjangoInstrumentor().instrument(tracer_provider=provider)
+    SQLite3Instrumentor().instrument(tracer_provider=provider)
+    RequestsInstrumentor().instrument(tracer_provider=provider)
+
+
+_SINK = [""]
+_SESSION: List[Any] = []
+
+
+def hello(request: Any) -> Any:
+    from django.http import HttpResponse
+
+    return HttpResponse("Hello, World!")
+
+
+def realistic(request: Any) -> Any:
+    import logging
+    import sqlite3
+
+    import requests
+    from django.http import HttpResponse
+
+    conn = sqlite3.connect(":memory:")
+    try:
+        cur = conn.cursor()
+        cur.execute("SELECT 1")
+        cur.fetchall()
+    finally:
+        conn.close()
+    if not _SESSION:
+        _SESSION.append(requests.Session())  # a kept-alive connection, as an app's client would
+    _SESSION[0].get(_SINK[0] + "/ping", timeout=5).content
+    logging.getLogger("bench").warning("served the realistic route")
+    return HttpResponse("ok")
+
+
+def _urlpatterns() -> List[Any]:
+    from django.urls import path
+
+    return [path("", hello), path("realistic", realistic)]
+
+
+def _environ(path: str) -> Dict[str, Any]:
+    return {
+        "REQUEST_METHOD": "GET", "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
+        "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
+        "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "50000", "HTTP_HOST": "127.0.0.1:8000",
+        "HTTP_USER_AGENT": "wrk", "HTTP_ACCEPT": "*/*", "wsgi.url_scheme": "http",
+        "wsgi.version": (1, 0), "wsgi.multithread": False, "wsgi.multiprocess": True,
+        "wsgi.run_once": False, "wsgi.errors": sys.stderr,
+    }
+
+
+def _start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
+    if not status.startswith("200"):
+        raise SystemExit("the benchmark route answered %s" % status)
+    return None
+
+
+def _flusher(mode: str) -> Any:
+    if mode == "ours":
+        from ai_core.configure import current
+
+        return lambda: current().force_flush(timeout_s=60)  # type: ignore[union-attr]
+    if mode == "floor":
+        from opentelemetry import trace
+        from opentelemetry._logs import get_logger_provider
+
+        def flush() -> None:
+            trace.get_tracer_provider().force_flush(60_000)  # type: ignore[attr-defined]
+            get_logger_provider().force_flush(60_000)  # type: ignore[attr-defined]
+
+        return flush
+    return lambda: None
+
+
+def child(mode: str, route: str, requests_n: int, rounds: int, sink: str) -> Dict[str, Any]:
+    import logging
+
+    _SINK[0] = sink
+    logging.getLogger("bench").setLevel(logging.WARNING)
+    # A handler in every mode, so plain does not pay logging's last-resort write to stderr.
+    logging.getLogger().addHandler(logging.NullHandler())
+    handler = _configure_django(mode, sink)
+    urlpatterns[:] = _urlpatterns()  # this module is the URL conf (ROOT_URLCONF)
+    template = _environ(PATHS[route])
+
+    def serve(n: int) -> None:
+        for _ in range(n):
+            environ = dict(template)
+            environ["wsgi.input"] = io.BytesIO(b"")
+            body = handler(environ, _start_response)
+            for _chunk in body:
+                pass
+            body.close()
+
+    flush = _flusher(mode)
+    serve(300)  # warm-up: imports, caches, the export thread started
+    flush()
+    thread_us: List[float] = []
+    process_us: List[float] = []
+    for _ in range(rounds):
+        t0, p0 = time.thread_time(), time.process_time()
+        serve(requests_n)
+        t1 = time.thread_time()
+        flush()
+        p1 = time.process_time()
+        thread_us.append((t1 - t0) * 1e6 / requests_n)
+        process_us.append((p1 - p0) * 1e6 / requests_n)
+    return {"mode": mode, "route": route, "thread_us": thread_us, "process_us": process_us}
+
+
+urlpatterns: List[Any] = []  # filled in the child once Django is set up
+
+
+# ---------------------------------------------------------------------------------------------
+# The parent: a sink, then the modes in passes
+# ---------------------------------------------------------------------------------------------
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--route", choices=("hello", "realistic", "both"), default="both")
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--passes", type=int, default=2)
+    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # mode,route,sink
+    args = parser.parse_args()
+    if args.child:
+        mode, route, sink = args.child.split(",", 2)
+        print(json.dumps(child(mode, route, args.requests, args.rounds, sink)), flush=True)
+        return
+
+    modes = [m for m in args.modes.split(",") if m]
+    routes = ["hello", "realistic"] if args.route == "both" else [args.route]
+    port = _free_port()
+    sink_proc = subprocess.Popen([sys.executable, os.path.join(HERE, "sink.py"), "--port", str(port)],
+                                 stdout=subprocess.PIPE)
+    assert sink_proc.stdout is not None
+    sink_proc.stdout.readline()  # "sink listening"
+    sink = "http://127.0.0.1:%d" % port
+    env = dict(os.environ, APPLICATIONINSIGHTS_LIVE_METRICS="false")
+    for key in [k for k in env if k.startswith("OTEL_")]:
+        env.pop(key)
+    results: Dict[tuple, List[Dict[str, Any]]] = {}
+    try:
+        for p in range(args.passes):
+            for route in routes:
+                for mode in (modes if p % 2 == 0 else modes[::-1]):
+                    out = subprocess.run(
+                        [sys.executable, os.path.abspath(__file__), "--child", "%s,%s,%s" % (mode, route, sink),
+                         "--requests", str(args.requests), "--rounds", str(args.rounds)],
+                        env=env, capture_output=True, text=True, check=False, cwd=HERE)
+                    if out.returncode != 0:
+                        raise SystemExit("%s %s failed:\n%s" % (mode, route, out.stderr[-3000:]))
+                    result = json.loads(out.stdout.strip().splitlines()[-1])
+                    results.setdefault((route, mode), []).append(result)
+                    print("pass %d %-9s %-5s request thread min %.1f us (rounds %s); process min %.1f us"
+                          % (p + 1, route, mode, min(result["thread_us"]),
+                             " ".join("%.0f" % x for x in result["thread_us"]), min(result["process_us"])),
+                          flush=True)
+    finally:
+        sink_proc.terminate()
+        sink_proc.wait()
+    print("\n%d requests x %d rounds x %d passes; CPU us per request, min of each pass's rounds "
+          "(the passes' figures, then the minimum)" % (args.requests, args.rounds, args.passes))
+    print("| route | mode | request thread, us | process (export thread incl.), us | request thread / floor |")
+    print("| --- | --- | ---: | ---: | ---: |")
+    for route in routes:
+        floor = [min(r["thread_us"]) for r in results.get((route, "floor"), [])]
+        for mode in modes:
+            runs = results[(route, mode)]
+            thread = [min(r["thread_us"]) for r in runs]
+            process = [min(r["process_us"]) for r in runs]
+            ratio = "%.2f" % (min(thread) / min(floor)) if floor else ""
+            print("| %s | %s | %s (%.0f) | %s (%.0f) | %s |" % (
+                route, mode, ", ".join("%.0f" % x for x in thread), min(thread),
+                ", ".join("%.0f" % x for x in process), min(process), ratio))
+
+
+if __name__ == "__main__":
+    main()
