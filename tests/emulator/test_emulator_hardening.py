@@ -162,6 +162,43 @@ def test_the_control_api_answers_deep_json_with_400(emulator):
     assert "nested too deeply" in reply.json()["error"]
 
 
+# -- strings that are not valid Unicode ---------------------------------------------------------
+
+# JSON may escape a lone surrogate ("\\ud800"); Python parses it into a str that no UTF-8 codec
+# can write, so such an item can be neither stored nor shown: it is refused, with a reason.
+LONE_SURROGATE = ('"\\ud800 and \\udfff"', "\\ud83d\\ude00")  # lone ones; then a valid pair
+
+
+def _with_property(value_json: str) -> str:
+    """A valid envelope's JSON text with a property whose value is ``value_json`` as written."""
+    env = json.loads(json.dumps(TRACES[0]))
+    env["data"]["baseData"].setdefault("properties", {})["note"] = "PLACEHOLDER"
+    return json.dumps(env).replace('"PLACEHOLDER"', value_json)
+
+
+@pytest.mark.parametrize("ndjson", [False, True], ids=["array", "ndjson"])
+def test_an_item_with_a_lone_surrogate_is_a_400_with_a_reason(emulator, ndjson):
+    bad = _with_property(LONE_SURROGATE[0])
+    pair = _with_property('"%s"' % LONE_SURROGATE[1])  # a valid surrogate pair is fine
+    items = [json.dumps(TRACES[0]), bad, pair]
+    body = ("\n".join(items) if ndjson else "[" + ",".join(items) + "]").encode()
+    reply = http("POST", emulator.url + "/v2.1/track", body, {"Content-Type": "application/json"})
+    assert reply.status == 206, reply.body[:300]
+    errors = reply.json()["errors"]
+    assert [(e["index"], e["statusCode"]) for e in errors] == [(1, 400)]
+    assert "lone surrogate" in errors[0]["message"], errors[0]["message"]
+    assert len(emulator.items()) == 2
+    assert "\\ud800" in emulator.rejected()[0]["raw"]
+
+
+def test_a_batch_of_only_lone_surrogates_is_a_400(emulator):
+    body = ("[" + _with_property(LONE_SURROGATE[0]) + "]").encode()
+    reply = http("POST", emulator.url + "/v2.1/track", body, {"Content-Type": "application/json"})
+    assert reply.status == 400, reply.body[:300]
+    assert "lone surrogate" in reply.json()["errors"][0]["message"]
+    assert post_track(emulator.url, TRACES[:1]).status == 200  # still answering
+
+
 # -- DNS rebinding: only loopback Host names ----------------------------------------------------
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "127.0.0.1.nip.io:{port}",

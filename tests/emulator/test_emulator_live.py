@@ -349,6 +349,7 @@ BAD_BODIES = [
     (b"[]", "empty array"),
     (b"[" * 100_000 + b"]" * 100_000, "nested too deeply"),
     (b"\xff\xfe{}", "not UTF-8"),
+    (json.dumps([point(role="shop\ud800")]).encode(), "lone surrogate"),  # JSON "\ud800": not Unicode
 ]
 
 

@@ -5,7 +5,8 @@ be read at all (bad gzip, not JSON, not UTF-8, nested too deeply) raises ``BodyE
 batch gets a 400; one that inflates beyond ``MAX_INFLATED`` raises ``BodyTooLarge`` (413). It
 is inflated as a stream that stops at the cap, so a gzip bomb (400 KB that inflates to 400 MB)
 never takes more memory than the cap. In NDJSON a single unreadable line only rejects that
-item, as it has its own index.
+item, as it has its own index. So does an item holding a lone surrogate (JSON ``"\\ud800"``):
+Python parses it into a string no UTF-8 codec can write, so it could be neither stored nor shown.
 """
 
 from __future__ import annotations
@@ -42,6 +43,19 @@ def loads(text: str) -> object:
         return _loads(text)
     except RecursionError:
         raise ValueError(TOO_DEEP) from None
+
+
+def not_unicode(text: str) -> Optional[str]:
+    """Why ``text`` cannot be written as UTF-8 (a lone surrogate), or ``None`` when it can.
+    Costs one ``isascii()`` for the usual ASCII text."""
+    if text.isascii():
+        return None
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        return "a string holds a lone surrogate (U+%04X), which is not valid Unicode" % ord(
+            exc.object[exc.start])
+    return None
 
 
 def _inflate(body: bytes, wbits: int, limit: int) -> bytes:
@@ -129,9 +143,13 @@ def parse(body: bytes, content_encoding: Optional[str] = None) -> List[RawItem]:
     for line in lines:
         line = line.strip()
         try:
-            items.append(RawItem(loads(line), line))
+            value = loads(line)
         except ValueError as exc:
             items.append(RawItem(None, line, "item: not valid JSON: %s" % exc))
+            continue
+        # The line itself is valid UTF-8; only a "\\u" escape can put a surrogate in the value.
+        error = not_unicode(_dumps(value, ensure_ascii=False)) if "\\u" in line else None
+        items.append(RawItem(None, line, "item: " + error) if error else RawItem(value, line))
     if all(item.error for item in items):
         # Nothing at all parsed: this is not NDJSON, the body is unreadable.
         raise BodyError("body is not valid JSON: %s" % items[0].error.split(": ", 2)[-1])
@@ -140,6 +158,10 @@ def parse(body: bytes, content_encoding: Optional[str] = None) -> List[RawItem]:
 
 def _reserialized(value: Any) -> RawItem:
     try:
-        return RawItem(value, _dumps(value, ensure_ascii=False))
+        text = _dumps(value, ensure_ascii=False)
     except RecursionError:  # parsed, but one level too deep for the encoder
         return RawItem(None, "", "item: not valid JSON: " + TOO_DEEP)
+    error = not_unicode(text)
+    if error is not None:  # kept for /api/rejected with the surrogate escaped, as it came
+        return RawItem(None, _dumps(value), "item: " + error)
+    return RawItem(value, text)
