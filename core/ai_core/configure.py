@@ -197,7 +197,8 @@ def _build(opts: Options, role_default: Optional[str] = None, role_name: Optiona
     # anyway (active requests, body sizes) record nothing (ai_core.autocollected_metrics).
     instrumentation_meters = AutocollectedMeterProvider(meter_provider)
     if opts.performance_counters and not capture_only:  # README, "Performance counters"
-        enable_performance_counters(meter_provider, tracer_provider, logger_provider, opts.sampling_ratio)
+        enable_performance_counters(meter_provider, tracer_provider, logger_provider, opts.sampling_ratio,
+                                    readers=len(metric_readers))
 
     _set_global_providers(tracer_provider, logger_provider, meter_provider)
     handler = install_log_handler(logger_provider, opts.logger_name, opts.logging_level)

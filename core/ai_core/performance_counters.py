@@ -5,7 +5,7 @@ Nine observable gauges on the pipeline's MeterProvider, read at each metric coll
 path; ``ai_core.envelopes.metrics`` gives them the counter names the portal's Performance
 counters view queries (README, "Performance counters"). Each gauge measures over the time
 since its own previous reading, so a collection that comes early (a flush) shortens a window
-and loses nothing.
+and loses nothing; one that comes right after another (the flushes at shutdown) sends nothing.
 
 Requests and exceptions are counted as they end, by a span processor and a log record
 processor: about a microsecond per request (a lock and a few additions), less for other
@@ -65,15 +65,17 @@ Reading = Callable[[], Optional[float]]
 
 
 def enable_performance_counters(
-    meter_provider: Any, tracer_provider: Any, logger_provider: Any, sampling_ratio: float = 1.0
+    meter_provider: Any, tracer_provider: Any, logger_provider: Any, sampling_ratio: float = 1.0,
+    readers: int = 1,
 ) -> "PerformanceCounters":
-    """Register the counters' gauges and processors on a pipeline's providers.
+    """Register the counters' gauges and processors on a pipeline's providers (``readers``:
+    how many metric readers the meter provider has).
 
     Call before the meter provider starts the export worker on ``get_meter``: the gauges must
     not count as the process's first activity (a process that records nothing sends nothing).
     """
     counters = PerformanceCounters(sampling_ratio)
-    counters.register(meter_provider.get_meter(METER_NAME))
+    counters.register(meter_provider.get_meter(METER_NAME), readers)
     tracer_provider.add_span_processor(counters.span_processor)
     logger_provider.add_log_record_processor(counters.log_record_processor)
     return counters
@@ -180,10 +182,11 @@ class PerformanceCounters:
             (EXCEPTIONS_PER_SECOND, "{exception}/s", "Exceptions per second", lambda: self.counts.exceptions_per_second),
         ]
 
-    def register(self, meter: Any) -> None:
+    def register(self, meter: Any, readers: int = 1) -> None:
+        """Create the gauges on ``meter``, whose provider has ``readers`` metric readers."""
         for name, unit, description, reading in self.readings():
             meter.create_observable_gauge(
-                name, callbacks=[_Callback(reading, self._clock)], unit=unit, description=description
+                name, callbacks=[_Callback(reading, self._clock, readers)], unit=unit, description=description
             )
 
     def _requests_per_second(self) -> Optional[float]:
@@ -192,29 +195,36 @@ class PerformanceCounters:
 
 
 class _Callback:
-    """A gauge's callback: one reading per collection round, shared by every metric reader.
+    """A gauge's callback: one reading per collection round, given once to each metric reader.
 
     The SDK runs the callbacks once per reader (with an OTLP endpoint there are two, a few
     milliseconds apart): a second reading would measure those milliseconds and end the window
-    the next round needs, so a reading younger than ``SAME_ROUND_S`` is given again. The
-    shortest metric interval is 1 s, so timed rounds always read afresh.
+    the next round needs, so a reading younger than ``SAME_ROUND_S`` is given to the round's
+    other readers. A collection right after a whole round (at shutdown a flush is followed by
+    the provider's own) gets no point: sending the window again would count its requests
+    twice in the portal's sums, and the next reading still measures from this one, so nothing
+    is lost. The shortest metric interval is 1 s, so timed rounds always read afresh.
     """
 
     SAME_ROUND_S = 0.5
 
-    def __init__(self, reading: Reading, clock: Callable[[], float]) -> None:
-        self._reading, self._clock = reading, clock
+    def __init__(self, reading: Reading, clock: Callable[[], float], readers: int = 1) -> None:
+        self._reading, self._clock, self._readers = reading, clock, max(readers, 1)
         self._at: Optional[float] = None
         self._value: Optional[float] = None
+        self._given = 0
 
     def __call__(self, options: CallbackOptions) -> Iterator[Observation]:
         now = self._clock()
         if self._at is None or not 0 <= now - self._at < self.SAME_ROUND_S:
-            self._at = now
+            self._at, self._given = now, 0
             try:
                 self._value = self._reading()
             except Exception:  # a reading that fails sends no point; the other counters go on
                 self._value = None
+        if self._given >= self._readers:
+            return
+        self._given += 1
         if self._value is not None:
             yield Observation(self._value)
 

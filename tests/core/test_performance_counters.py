@@ -215,7 +215,7 @@ def test_a_second_metric_reader_does_not_steal_the_window(clock: Clock) -> None:
     import ai_core.performance_counters as module
 
     counters = module.PerformanceCounters(clock=clock)
-    counters.register(meters.get_meter(module.METER_NAME))
+    counters.register(meters.get_meter(module.METER_NAME), readers=2)
     tracers.add_span_processor(counters.span_processor)
     try:
         first.get_metrics_data(), second.get_metrics_data()
@@ -231,6 +231,24 @@ def test_a_second_metric_reader_does_not_steal_the_window(clock: Clock) -> None:
         tracers.shutdown()
     assert first_values[REQUESTS_PER_SECOND] == pytest.approx(2.0)
     assert second_values[REQUESTS_PER_SECOND] == pytest.approx(2.0)
+
+
+def test_a_collection_right_after_another_sends_no_second_point(pipeline: Pipeline, clock: Clock) -> None:
+    # At shutdown the pipeline is flushed several times in a row (force_flush, then the
+    # provider's own shutdown): the window that was just sent must not be sent again, or the
+    # portal's sums count its requests twice.
+    pipeline.collect()
+    for _ in range(6):
+        pipeline.request(10)
+    clock.now += 3
+    assert pipeline.collect()[REQUESTS_PER_SECOND] == pytest.approx(2.0)
+    clock.now += 0.01
+    assert not any(name.startswith("azuremonitor.") for name in pipeline.collect())
+    clock.now += 0.01
+    assert not any(name.startswith("azuremonitor.") for name in pipeline.collect())
+    clock.now += 2  # the next timed round measures from the last reading: nothing lost
+    pipeline.request(10)
+    assert pipeline.collect()[REQUESTS_PER_SECOND] == pytest.approx(1 / 2.02)
 
 
 def _values(data) -> Dict[str, float]:
@@ -370,6 +388,11 @@ def test_the_option_switches_the_counters(option: str, sent: bool) -> None:
         if sent:
             names = _counter_names(emu)
             assert names == (COUNTER_NAMES if LINUX else names) and REQUESTS_NAME in names
+            # One request, sent once: flushing at exit repeats no window that counted it.
+            counted = [i for i in emu.items(type="metric", limit=1000)
+                       if i["envelope"]["data"]["baseData"]["metrics"][0]["name"] == REQUESTS_NAME
+                       and i["envelope"]["data"]["baseData"]["metrics"][0]["value"] > 0]
+            assert len(counted) == 1, [i["envelope"]["data"]["baseData"]["metrics"] for i in counted]
         else:
             assert _counter_names(emu) == set()
 
