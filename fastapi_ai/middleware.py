@@ -27,7 +27,7 @@ from ai_core.configure import current
 from ai_core.errors import ConfigurationError
 from ai_core.options import resolve_options
 from ai_core.telemetry import Telemetry
-from ai_core.web.exclusion import excluded_request
+from ai_core.web import excluded_request
 from ai_core.web.guard import guarded
 from ai_core.web.setup import AppRequestRules, setup_web
 from fastapi_ai.request import SCOPE_KEY, Exchange, AppInServerSpan, span_details

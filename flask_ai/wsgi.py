@@ -12,7 +12,7 @@ route, client IP, user and uncaught exception; the middleware's hooks are only o
 
 Exclusion is decided here, before any span starts: ``excluded_urls`` on the path (never the
 query string), ``excluded_routes`` on the endpoint or rule the app's URL map matches. An
-excluded request runs inside :func:`ai_core.web.exclusion.excluded_request` under a span the
+excluded request runs inside :func:`ai_core.web.excluded_request` under a span the
 sampler drops, so its dependencies and log records are dropped with it, and it skips the
 middleware, so it records no metrics either. (The middleware starts its span in a context of
 its own, extracted from the request headers, so it cannot be the one to see the exclusion.)
@@ -30,7 +30,7 @@ from opentelemetry import context as otel_context
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
 
-from ai_core.web.exclusion import excluded_request
+from ai_core.web import excluded_request
 from ai_core.web.guard import guarded
 from ai_core.web.setup import AppRequestRules
 from flask_ai.routes import route_names

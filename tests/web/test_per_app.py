@@ -12,7 +12,7 @@ TWO_APPS = """
 import json
 from opentelemetry import trace
 from opentelemetry.trace import SpanKind
-from ai_core.web.exclusion import excluded_request
+from ai_core.web import excluded_request
 from ai_core.web.setup import setup_web
 
 shop = setup_web({{"connection_string": {cs!r}, "excluded_routes": ["status"]}}, role_default="shop")

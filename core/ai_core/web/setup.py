@@ -92,7 +92,7 @@ class AppRequestRules:
     def excludes(self, path: Optional[str], route_names: Iterable[str] = ()) -> bool:
         """Whether this request sends nothing (``excluded_urls`` on the path, ``excluded_routes``
         on the names the app matched). Run an excluded request inside
-        :func:`ai_core.web.exclusion.excluded_request`."""
+        :func:`ai_core.web.excluded_request`."""
         return self._exclusion.excludes(path, route_names)
 
     def exclude_at_span_start(self, resolver: Optional[RouteResolver] = None) -> None:
