@@ -75,8 +75,9 @@ def _parse_body(raw: bytes) -> Dict[str, Any]:
 
 
 @dataclass(frozen=True)
-class _Target:
-    """Where batches go: scheme, host, port and path (with query) of the track URL."""
+class Target:
+    """Where requests go: scheme, host, port and path (with query) of a URL (the track URL;
+    Live Metrics' ping and post URLs too, ``ai_core.live_metrics.protocol``)."""
 
     scheme: str
     host: str
@@ -84,13 +85,13 @@ class _Target:
     path: str
 
     @classmethod
-    def parse(cls, url: str) -> "_Target":
+    def parse(cls, url: str) -> "Target":
         parts = urlsplit(url)
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https"):
-            raise ValueError("the ingestion URL must be http or https, not %r" % (parts.scheme,))
+            raise ValueError("the endpoint URL must be http or https, not %r" % (parts.scheme,))
         if not parts.hostname:
-            raise ValueError("the ingestion URL has no host")
+            raise ValueError("the endpoint URL has no host")
         port = parts.port or (443 if scheme == "https" else 80)  # ValueError for a bad port
         path = parts.path or "/"
         if parts.query:
@@ -118,7 +119,7 @@ class _Target:
 
 
 @dataclass(frozen=True)
-class _Proxy:
+class Proxy:
     host: str
     port: int
     authorization: Optional[str] = field(default=None, repr=False)  # "Basic ...", a secret
@@ -142,7 +143,7 @@ def read_proxy_environment() -> Dict[str, str]:
     return {k: v for k, v in env.items() if k in ("http", "https", "no") and v}
 
 
-def select_proxy(target: _Target, proxy_env: Mapping[str, str]) -> Optional[_Proxy]:
+def select_proxy(target: Target, proxy_env: Mapping[str, str]) -> Optional[Proxy]:
     """The proxy for ``target`` under ``proxy_env`` (see ``read_proxy_environment``), or None."""
     url = proxy_env.get(target.scheme)
     if not url:
@@ -153,7 +154,7 @@ def select_proxy(target: _Target, proxy_env: Mapping[str, str]) -> Optional[_Pro
     return _parse_proxy_url(url, target.scheme)
 
 
-def _parse_proxy_url(url: str, for_scheme: str) -> _Proxy:
+def _parse_proxy_url(url: str, for_scheme: str) -> Proxy:
     variable = "%s_PROXY" % for_scheme.upper()
     if "://" not in url:
         url = "http://" + url  # "proxy:3128" means an http proxy, as for curl and urllib
@@ -173,14 +174,14 @@ def _parse_proxy_url(url: str, for_scheme: str) -> _Proxy:
     if parts.username is not None:
         pair = "%s:%s" % (unquote(parts.username), unquote(parts.password or ""))
         authorization = "Basic " + base64.b64encode(pair.encode("utf-8")).decode("ascii")
-    return _Proxy(host, port, authorization)
+    return Proxy(host, port, authorization)
 
 
 # -- connections -------------------------------------------------------------------------------
 
 
-def _new_connection(
-    target: _Target, proxy: Optional[_Proxy], timeout: float, ssl_context: Optional[ssl.SSLContext]
+def new_connection(
+    target: Target, proxy: Optional[Proxy], timeout: float, ssl_context: Optional[ssl.SSLContext]
 ) -> http.client.HTTPConnection:
     """An unconnected connection to ``target``, direct or through ``proxy``.
 
@@ -252,9 +253,9 @@ class Transport:
     ) -> None:
         self._setup_error: Optional[str] = None
         try:
-            self._target = _Target.parse(track_url)
+            self._target = Target.parse(track_url)
         except ValueError as exc:  # reported by every post (status 0), never raised at start-up
-            self._target = _Target("http", "invalid.invalid", 80, "/")
+            self._target = Target("http", "invalid.invalid", 80, "/")
             self._setup_error = "invalid ingestion URL: %s" % exc
             logger.error("cannot send telemetry: %s", self._setup_error)
         self._connect_timeout = connect_timeout
@@ -270,7 +271,7 @@ class Transport:
         self._token_provider = token_provider
         self._ssl_context = ssl_context
         self._proxy_env = read_proxy_environment()
-        self._proxy: Optional[_Proxy] = None
+        self._proxy: Optional[Proxy] = None
         self._proxy_error: Optional[str] = None
         if self._setup_error is None:
             self._select_proxy()
@@ -347,7 +348,7 @@ class Transport:
             self._switch_target(new_target)
 
     def _add_authorization(
-        self, target: _Target, headers: Dict[str, str]
+        self, target: Target, headers: Dict[str, str]
     ) -> Optional[TrackResponse]:
         """Adds ``Authorization: Bearer``; a TrackResponse(status=0) when it cannot."""
         if self._token_provider is None:
@@ -369,7 +370,7 @@ class Transport:
         headers["Authorization"] = "Bearer " + token
         return None
 
-    def _switch_target(self, new_target: _Target) -> None:
+    def _switch_target(self, new_target: Target) -> None:
         old = self._target
         self._target = new_target
         if new_target == old:
@@ -390,7 +391,7 @@ class Transport:
             logger.debug("sending to %s through proxy %s", self._target.origin, self._proxy.display)
 
     # -- one request on the kept-alive connection ------------------------------------------
-    def _send_once(self, target: _Target, body: bytes, headers: Dict[str, str]) -> TrackResponse:
+    def _send_once(self, target: Target, body: bytes, headers: Dict[str, str]) -> TrackResponse:
         path = target.path
         if self._proxy is not None and not target.https:
             path = target.url  # absolute URI for a forwarding proxy
@@ -424,7 +425,7 @@ class Transport:
         if conn is not None and conn.sock is not None and not _socket_dropped(conn.sock):
             return conn, True
         self._drop_connection()
-        conn = _new_connection(self._target, self._proxy, self._connect_timeout, self._context())
+        conn = new_connection(self._target, self._proxy, self._connect_timeout, self._context())
         try:
             conn.connect()  # TCP, proxy CONNECT, TLS handshake: all under connect_timeout
         except socket.timeout:
@@ -495,12 +496,12 @@ class Transport:
 
 # -- helpers -----------------------------------------------------------------------------------
 
-def _redirect_target(current: _Target, location: Optional[str]) -> Tuple[Optional[_Target], str]:
+def _redirect_target(current: Target, location: Optional[str]) -> Tuple[Optional[Target], str]:
     """Where a 307/308 may take us, or (None, why not)."""
     if not location or not location.strip():
         return None, "redirect without a Location header"
     try:
-        new = _Target.parse(urljoin(current.url, location.strip()))
+        new = Target.parse(urljoin(current.url, location.strip()))
     except ValueError:
         return None, "redirect to an unusable Location"
     if new.host.lower() != current.host.lower():
@@ -509,11 +510,11 @@ def _redirect_target(current: _Target, location: Optional[str]) -> Tuple[Optiona
         return None, "refusing redirect from https to plain http"
     if new.path in ("", "/"):
         # A Location naming only the endpoint means: same API path on that endpoint.
-        new = _Target(new.scheme, new.host, new.port, current.path)
+        new = Target(new.scheme, new.host, new.port, current.path)
     return new, ""
 
 
-def _secret_values(headers: Mapping[str, str], proxy: Optional[_Proxy]) -> List[str]:
+def _secret_values(headers: Mapping[str, str], proxy: Optional[Proxy]) -> List[str]:
     """Values that must never appear in an error text: auth headers, tokens, proxy credentials."""
     secrets = []
     for name, value in headers.items():

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional
 from urllib.parse import quote
 
-from ai_core.delivery.transport import USER_AGENT, _new_connection, _Target, read_proxy_environment, select_proxy
+from ai_core.delivery.transport import USER_AGENT, Target, new_connection, read_proxy_environment, select_proxy
 
 logger = logging.getLogger("ai_core")
 
@@ -145,7 +145,7 @@ class LiveClient:
                 return LiveAnswer(0, error="%s: %s" % (type(exc).__name__, _short(exc)))
 
     def _send_locked(self, operation: str, body: Any, extra: Dict[str, str], etag: str, now_s: float) -> LiveAnswer:
-        target = _Target.parse(self.url(operation))
+        target = Target.parse(self.url(operation))
         headers = {
             "Content-Type": "application/json; charset=utf-8",
             "User-Agent": USER_AGENT,
@@ -174,12 +174,12 @@ class LiveClient:
             return _answer(response, raw)
         return LiveAnswer(0, error="unreachable")  # pragma: no cover
 
-    def _connection(self, target: _Target) -> "tuple[http.client.HTTPConnection, bool]":
+    def _connection(self, target: Target) -> "tuple[http.client.HTTPConnection, bool]":
         if self._conn is not None and self._conn_origin == target.origin:
             return self._conn, True
         self.close()
         proxy = select_proxy(target, self._proxy_env)
-        conn = _new_connection(target, proxy, self._timeout, self._ssl_context if target.https else None)
+        conn = new_connection(target, proxy, self._timeout, self._ssl_context if target.https else None)
         self._conn, self._conn_origin = conn, target.origin
         return conn, False
 
