@@ -4,8 +4,8 @@ Django's WSGI handler is called directly (no server, no sockets on the way in), 
 times per round, and the CPU time of the calling thread (``time.thread_time``) is divided by
 the requests; the process's CPU time (``time.process_time``: the export thread included, each
 round ends with a flush) is printed next to it. CPU time, not wall time, so other work on a
-shared machine does not inflate the figures the way it inflates req/s; the minimum of the
-rounds is the figure (interruptions only ever add).
+shared machine does not inflate the figures the way it inflates req/s (it still moves them:
+caches and the core's clock are shared).
 
 Routes: ``hello`` (``/``, a fixed text) and ``realistic`` (``/realistic``: one sqlite3 query,
 one ``requests`` call to a local server, one warning log line). Modes, each in its own process
@@ -17,10 +17,12 @@ one ``requests`` call to a local server, one warning log line). Modes, each in i
   (what the product switches on, at the cost of the instrumentation itself);
 - ``ours``: ``django_ai`` in ``INSTALLED_APPS``, everything on, sending to ``sink.py``.
 
-Modes run one after the other in passes, the order reversed every other pass.
+The three modes are three processes alive side by side; rounds alternate between them (order
+reversed every other round), so a machine whose speed drifts hurts them alike, and each ratio
+is the median of the per-round ratios, with their range.
 
-    .venv/bin/python benchmarks/request_cost.py [--route hello|realistic|both] [--requests 2000]
-        [--rounds 5] [--passes 2] [--modes plain,floor,ours]
+    .venv/bin/python benchmarks/request_cost.py [--route hello|realistic|both] [--requests 1000]
+        [--rounds 10] [--modes plain,floor,ours]
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ def _free_port() -> int:
 
 
 # ---------------------------------------------------------------------------------------------
-# The child: one mode, one route, several rounds
+# The child: one mode, rounds of either route on request
 # ---------------------------------------------------------------------------------------------
 
 def _configure_django(mode: str, sink: str) -> Any:
@@ -113,7 +115,6 @@ def _instrument_floor() -> None:
 
 
 _SINK = [""]
-_SESSION: List[Any] = []
 
 
 def hello(request: Any) -> Any:
@@ -136,9 +137,7 @@ def realistic(request: Any) -> Any:
         cur.fetchall()
     finally:
         conn.close()
-    if not _SESSION:
-        _SESSION.append(requests.Session())  # a kept-alive connection, as an app's client would
-    _SESSION[0].get(_SINK[0] + "/ping", timeout=5).content
+    requests.get(_SINK[0] + "/ping", timeout=5).content
     logging.getLogger("bench").warning("served the realistic route")
     return HttpResponse("ok")
 
@@ -151,7 +150,7 @@ def _urlpatterns() -> List[Any]:
 
 def _environ(path: str) -> Dict[str, Any]:
     return {
-        "REQUEST_METHOD": "GET", "PATH_INFO": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
+        "REQUEST_METHOD": "GET", "PATH_INFO": path, "RAW_URI": path, "SCRIPT_NAME": "", "QUERY_STRING": "",
         "SERVER_NAME": "127.0.0.1", "SERVER_PORT": "8000", "SERVER_PROTOCOL": "HTTP/1.1",
         "REMOTE_ADDR": "127.0.0.1", "REMOTE_PORT": "50000", "HTTP_HOST": "127.0.0.1:8000",
         "HTTP_USER_AGENT": "wrk", "HTTP_ACCEPT": "*/*", "wsgi.url_scheme": "http",
@@ -183,7 +182,8 @@ def _flusher(mode: str) -> Any:
     return lambda: None
 
 
-def child(mode: str, route: str, requests_n: int, rounds: int, sink: str) -> Dict[str, Any]:
+def child(mode: str, sink: str) -> None:
+    """Serve rounds on request: a line ``<route> <requests>`` in, a JSON line of figures out."""
     import logging
 
     _SINK[0] = sink
@@ -192,9 +192,9 @@ def child(mode: str, route: str, requests_n: int, rounds: int, sink: str) -> Dic
     logging.getLogger().addHandler(logging.NullHandler())
     handler = _configure_django(mode, sink)
     urlpatterns[:] = _urlpatterns()  # this module is the URL conf (ROOT_URLCONF)
-    template = _environ(PATHS[route])
 
-    def serve(n: int) -> None:
+    def serve(route: str, n: int) -> None:
+        template = _environ(PATHS[route])
         for _ in range(n):
             environ = dict(template)
             environ["wsgi.input"] = io.BytesIO(b"")
@@ -204,40 +204,39 @@ def child(mode: str, route: str, requests_n: int, rounds: int, sink: str) -> Dic
             body.close()
 
     flush = _flusher(mode)
-    serve(300)  # warm-up: imports, caches, the export thread started
+    for route in PATHS:
+        serve(route, 300)  # warm-up: imports, caches, the export thread started
     flush()
-    thread_us: List[float] = []
-    process_us: List[float] = []
-    for _ in range(rounds):
+    print("ready", flush=True)
+    for line in sys.stdin:
+        route, count = line.split()
+        n = int(count)
         t0, p0 = time.thread_time(), time.process_time()
-        serve(requests_n)
+        serve(route, n)
         t1 = time.thread_time()
         flush()
         p1 = time.process_time()
-        thread_us.append((t1 - t0) * 1e6 / requests_n)
-        process_us.append((p1 - p0) * 1e6 / requests_n)
-    return {"mode": mode, "route": route, "thread_us": thread_us, "process_us": process_us}
+        print(json.dumps({"thread_us": (t1 - t0) * 1e6 / n, "process_us": (p1 - p0) * 1e6 / n}), flush=True)
 
 
 urlpatterns: List[Any] = []  # filled in the child once Django is set up
 
 
 # ---------------------------------------------------------------------------------------------
-# The parent: a sink, then the modes in passes
+# The parent: a sink, the three workers, rounds interleaved
 # ---------------------------------------------------------------------------------------------
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--route", choices=("hello", "realistic", "both"), default="both")
-    parser.add_argument("--requests", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--passes", type=int, default=2)
+    parser.add_argument("--requests", type=int, default=1000, help="requests per round")
+    parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--modes", default=",".join(MODES))
-    parser.add_argument("--child", help=argparse.SUPPRESS)  # mode,route,sink
+    parser.add_argument("--child", help=argparse.SUPPRESS)  # mode,sink
     args = parser.parse_args()
     if args.child:
-        mode, route, sink = args.child.split(",", 2)
-        print(json.dumps(child(mode, route, args.requests, args.rounds, sink)), flush=True)
+        mode, sink = args.child.split(",", 1)
+        child(mode, sink)
         return
 
     modes = [m for m in args.modes.split(",") if m]
@@ -251,40 +250,50 @@ def main() -> None:
     env = dict(os.environ, APPLICATIONINSIGHTS_LIVE_METRICS="false")
     for key in [k for k in env if k.startswith("OTEL_")]:
         env.pop(key)
-    results: Dict[tuple, List[Dict[str, Any]]] = {}
+    workers: Dict[str, Any] = {}
+    results: Dict[tuple, List[Dict[str, float]]] = {}
     try:
-        for p in range(args.passes):
+        for mode in modes:
+            workers[mode] = subprocess.Popen(
+                [sys.executable, os.path.abspath(__file__), "--child", "%s,%s" % (mode, sink)],
+                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=HERE)
+        for mode, worker in workers.items():
+            if worker.stdout.readline().strip() != "ready":
+                raise SystemExit("the %s worker did not start" % mode)
+        for r in range(args.rounds):
             for route in routes:
-                for mode in (modes if p % 2 == 0 else modes[::-1]):
-                    out = subprocess.run(
-                        [sys.executable, os.path.abspath(__file__), "--child", "%s,%s,%s" % (mode, route, sink),
-                         "--requests", str(args.requests), "--rounds", str(args.rounds)],
-                        env=env, capture_output=True, text=True, check=False, cwd=HERE)
-                    if out.returncode != 0:
-                        raise SystemExit("%s %s failed:\n%s" % (mode, route, out.stderr[-3000:]))
-                    result = json.loads(out.stdout.strip().splitlines()[-1])
-                    results.setdefault((route, mode), []).append(result)
-                    print("pass %d %-9s %-5s request thread min %.1f us (rounds %s); process min %.1f us"
-                          % (p + 1, route, mode, min(result["thread_us"]),
-                             " ".join("%.0f" % x for x in result["thread_us"]), min(result["process_us"])),
-                          flush=True)
+                for mode in (modes if r % 2 == 0 else modes[::-1]):
+                    worker = workers[mode]
+                    worker.stdin.write("%s %d\n" % (route, args.requests))
+                    worker.stdin.flush()
+                    figures = json.loads(worker.stdout.readline())
+                    results.setdefault((route, mode), []).append(figures)
+            print("round %d: %s" % (r + 1, "; ".join(
+                "%s %s" % (route, " ".join("%s %.0f" % (m, results[(route, m)][-1]["thread_us"]) for m in modes))
+                for route in routes)), flush=True)
     finally:
+        for worker in workers.values():
+            worker.stdin.close()
+            worker.wait()
         sink_proc.terminate()
         sink_proc.wait()
-    print("\n%d requests x %d rounds x %d passes; CPU us per request, min of each pass's rounds "
-          "(the passes' figures, then the minimum)" % (args.requests, args.rounds, args.passes))
+    print("\n%d rounds of %d requests per mode and route, modes interleaved round by round; CPU us per "
+          "request: min (median) of the rounds; ratios: median of the per-round ratios (range)"
+          % (args.rounds, args.requests))
     print("| route | mode | request thread, us | process (export thread incl.), us | request thread / floor |")
     print("| --- | --- | ---: | ---: | ---: |")
     for route in routes:
-        floor = [min(r["thread_us"]) for r in results.get((route, "floor"), [])]
+        floor = [f["thread_us"] for f in results.get((route, "floor"), [])]
         for mode in modes:
-            runs = results[(route, mode)]
-            thread = [min(r["thread_us"]) for r in runs]
-            process = [min(r["process_us"]) for r in runs]
-            ratio = "%.2f" % (min(thread) / min(floor)) if floor else ""
-            print("| %s | %s | %s (%.0f) | %s (%.0f) | %s |" % (
-                route, mode, ", ".join("%.0f" % x for x in thread), min(thread),
-                ", ".join("%.0f" % x for x in process), min(process), ratio))
+            thread = [f["thread_us"] for f in results[(route, mode)]]
+            process = [f["process_us"] for f in results[(route, mode)]]
+            ratio = ""
+            if floor:
+                ratios = [t / f for t, f in zip(thread, floor)]
+                ratio = "%.2f (%.2f-%.2f)" % (statistics.median(ratios), min(ratios), max(ratios))
+            print("| %s | %s | %.0f (%.0f) | %.0f (%.0f) | %s |" % (
+                route, mode, min(thread), statistics.median(thread), min(process), statistics.median(process),
+                ratio))
 
 
 if __name__ == "__main__":

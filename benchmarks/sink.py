@@ -21,7 +21,7 @@ _items = 0
 class Sink(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     # Headers and body go out in two writes: with Nagle's algorithm on, a kept-alive client
-    # (the realistic route's requests.Session) would wait ~40 ms for every answer's body.
+    # would wait ~40 ms for every answer's body.
     disable_nagle_algorithm = True
 
     def log_message(self, *args: object) -> None:

@@ -1,10 +1,10 @@
 """``AppConfig.ready()``: read ``settings.APPLICATION_INSIGHTS`` and switch everything on.
 
-The stock ``opentelemetry-instrumentation-django`` middleware creates the request spans; it
-is inserted into ``settings.MIDDLEWARE`` here, before Django builds its handler, so users
-never list it. Our hooks (``django_ai.hooks``) add what it lacks: client IP, user, route
-names, the streamed body; ``django_ai.middleware`` names routes early and keeps 404/403
-answers from being exceptions. Everything else comes from ``ai_core.web``.
+Our request middleware (``django_ai.middleware``) creates the request spans, as the stock
+``opentelemetry-instrumentation-django`` one would, and adds what that one lacks: client IP,
+user, route names while the view runs, 404/403 as answers, the streamed body, exclusion
+before anything is recorded. It is inserted into ``settings.MIDDLEWARE`` here, before Django
+builds its handler, so users never list it. Everything else comes from ``ai_core.web``.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from django_ai.options import SETTING
 
 logger = logging.getLogger("ai_core")
 
-_INNER_MIDDLEWARE = "django_ai.middleware.ApplicationInsightsMiddleware"
+_MIDDLEWARE = "django_ai.middleware.ApplicationInsightsMiddleware"
 
 
 class DjangoAIConfig(AppConfig):
@@ -54,7 +54,7 @@ def _start(settings: Any) -> None:
     from ai_core.web.setup import setup_web
     from django_ai import options as django_options
     from django_ai.celery_tasks import instrument_project_celery
-    from django_ai.hooks import Hooks, django_user_id
+    from django_ai.hooks import django_user_id
     from django_ai.logs import export_django_request_records_once
 
     # First: in a Celery worker, the pipeline takes the worker's role (README, "Celery").
@@ -68,33 +68,20 @@ def _start(settings: Any) -> None:
     )
     if not web.enabled:
         return
-    from django_ai.routes import route_names
-
-    web.exclude_at_span_start(route_names)
-    _instrument(web, Hooks(web), settings)
+    _instrument(web, settings)
     export_django_request_records_once(web.telemetry.log_handler)
 
 
-def _instrument(web: Any, hooks: Any, settings: Any) -> None:
-    from opentelemetry.instrumentation.django import DjangoInstrumentor
+def _instrument(web: Any, settings: Any) -> None:
+    """Our request middleware goes first in ``MIDDLEWARE`` (where the stock instrumentation puts
+    its own), so its span covers every other middleware; a second ``ready()`` (test runners, a
+    re-used process) adds nothing."""
+    from django_ai.middleware import use_rules
 
-    instrumentor = DjangoInstrumentor()
-    if instrumentor.is_instrumented_by_opentelemetry:
-        return  # a second ready() (test runners, a re-used process): one middleware only
-    tel = web.telemetry
-    instrumentor.instrument(
-        tracer_provider=tel.tracer_provider,
-        meter_provider=tel.instrumentation_meter_provider,
-        request_hook=hooks.request,
-        response_hook=hooks.response,
-        # Exclusion is ours (path only, route names): the stock list matches the whole URL.
-        excluded_urls="",
-    )
+    use_rules(web)
     middleware = list(settings.MIDDLEWARE)
-    if _INNER_MIDDLEWARE not in middleware:
-        stock = next((i for i, m in enumerate(middleware) if m.startswith("opentelemetry.")), -1)
-        middleware.insert(stock + 1, _INNER_MIDDLEWARE)
-        settings.MIDDLEWARE = middleware
+    if _MIDDLEWARE not in middleware:
+        settings.MIDDLEWARE = [_MIDDLEWARE] + middleware
 
 
 def project_name(settings: Any) -> Optional[str]:

@@ -1,18 +1,13 @@
-"""The stock Django instrumentation's request and response hooks: Django's request objects
-read, ``ai_core.web`` called. Every hook body is guarded: telemetry never breaks a request.
+"""Who made a Django request: the ``user_id`` option's default reader (``ai_core.web.user``).
+
+Called by ``django_ai.middleware`` inside its guard when the response is ready.
 """
 
 from __future__ import annotations
 
 from typing import Any, Optional
 
-from opentelemetry.trace import set_span_in_context
-
-from ai_core.web.guard import guarded
-from ai_core.web.setup import AppRequestRules
-from ai_core.web.streaming import defer_end
 from ai_core.web.user import user_id_of
-from django_ai.routes import request_route
 
 
 def django_user_id(request: Any) -> Optional[str]:
@@ -52,49 +47,3 @@ def _has_session_cookie(request: Any) -> bool:
     from django.conf import settings
 
     return settings.SESSION_COOKIE_NAME in getattr(request, "COOKIES", {})
-
-
-class Hooks:
-    """The two hooks, bound to this process's request rules."""
-
-    def __init__(self, web: AppRequestRules) -> None:
-        self._web = web
-
-    def request(self, span: Any, request: Any) -> None:
-        if not span.is_recording():
-            return
-        with guarded("reading the Django request"):
-            meta = request.META
-            ip = self._web.client_ip(meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"),
-                                     meta.get("HTTP_FORWARDED"))
-            self._web.annotate(span, client_ip=ip)
-
-    def response(self, span: Any, request: Any, response: Any) -> None:
-        if not span.is_recording():
-            return
-        with guarded("reading the Django response"):
-            self._web.annotate(span, route=request_route(request), auth_user_id=self._web.user_id(request))
-            # Django logs "Not Found: /x" after the span has ended; the log filter finds the
-            # request's context here (django_ai.logs).
-            request._ai_core_context = set_span_in_context(span)
-        with guarded("waiting for the streamed body"):
-            if getattr(response, "streaming", False):
-                _end_after_body(span, response)
-                return
-        if self._web.injects_browser_sdk:
-            with guarded("adding the browser SDK loader"):
-                page = self._web.page_with_browser_sdk(
-                    response.content, response.get("Content-Type"), response.get("Content-Encoding")
-                )
-                if page is not None:
-                    response.content = page
-                    if response.has_header("Content-Length"):
-                        response["Content-Length"] = str(len(page))
-
-
-def _end_after_body(span: Any, response: Any) -> None:
-    """The stock middleware ends the span next; a streamed body is sent after that. Django
-    closes the response once the server has sent the body (WSGI and ASGI handlers alike)."""
-    closers = getattr(response, "_resource_closers", None)
-    if isinstance(closers, list):
-        closers.append(defer_end(span))

@@ -1,0 +1,167 @@
+"""A Django request in OpenTelemetry's HTTP semantic conventions, as the stock instrumentation
+writes it: the same contrib helpers, called once each.
+
+The attributes come from ``opentelemetry.instrumentation.wsgi.collect_request_attributes``
+(``request.META``) or its ASGI twin (``request.scope``) in the mode
+``OTEL_SEMCONV_STABILITY_OPT_IN`` selects; the status code and span status from the same
+helpers the stock middleware calls; the span is SERVER with the trace context extracted from
+the request's headers (``traceparent``), or INTERNAL inside a span that already runs.
+``OTEL_PYTHON_DJANGO_TRACED_REQUEST_ATTRS`` and the ``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*``
+variables are honoured as by the stock instrumentation, read once at the first request.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, Optional, Tuple
+
+from opentelemetry.instrumentation.utils import _start_internal_or_server_span
+from opentelemetry.instrumentation.wsgi import collect_request_attributes as wsgi_request_attributes
+from opentelemetry.instrumentation.wsgi import wsgi_getter
+from opentelemetry.trace import SpanKind
+from opentelemetry.util.http import sanitize_method
+
+# What the metric view keeps of each convention's duration attributes (the stock middleware
+# records a dozen; the view, ai_core.autocollected_metrics, would drop the rest per request).
+_OLD_METRIC_KEYS = ("http.status_code",)
+_NEW_METRIC_KEYS = ("http.response.status_code",)
+
+_ASGI_REQUEST: list = []  # django.core.handlers.asgi.ASGIRequest, imported on first use
+_CAPTURE: list = []  # (request header patterns, response header patterns, sanitized fields)
+
+
+def _asgi_request_class() -> Any:
+    if not _ASGI_REQUEST:
+        try:
+            from django.core.handlers.asgi import ASGIRequest
+        except ImportError:  # pragma: no cover (Django without ASGI)
+            ASGIRequest = ()  # noqa: N806
+        _ASGI_REQUEST.append(ASGIRequest)
+    return _ASGI_REQUEST[0]
+
+
+def is_asgi(request: Any) -> bool:
+    return isinstance(request, _asgi_request_class())
+
+
+def of(request: Any, mode: Any) -> Tuple[Any, Any, Dict[str, Any]]:
+    """``(carrier, getter, start attributes)`` of a request, as the stock middleware reads them."""
+    if is_asgi(request):
+        from opentelemetry.instrumentation.asgi import asgi_getter
+        from opentelemetry.instrumentation.asgi import collect_request_attributes as asgi_request_attributes
+
+        return request.scope, asgi_getter, asgi_request_attributes(request.scope, mode)
+    meta = request.META
+    return meta, wsgi_getter, wsgi_request_attributes(meta, mode)
+
+
+def start_span(tracer: Any, method: str, start_time: Optional[int], carrier: Any, getter: Any,
+               attributes: Dict[str, Any]) -> Tuple[Any, Any]:
+    """The request span and the token of the extracted context (None inside a running span).
+    Named by the method until the route is known (``ai_core.web`` renames it then)."""
+    name = sanitize_method((method or "").strip())
+    return _start_internal_or_server_span(
+        tracer=tracer, span_name="HTTP" if name == "_OTHER" else name, start_time=start_time,
+        context_carrier=carrier, context_getter=getter, attributes=attributes)
+
+
+def add_traced_request_attrs(span: Any, request: Any, names: Any) -> None:
+    from opentelemetry.instrumentation.utils import extract_attributes_from_object
+
+    for key, value in extract_attributes_from_object(request, names, {}).items():
+        span.set_attribute(key, value)
+
+
+def _capture() -> Tuple[Any, Any, Any]:
+    if not _CAPTURE:
+        from opentelemetry.util.http import (
+            OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS,
+            OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST,
+            OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE,
+            get_custom_headers,
+        )
+
+        _CAPTURE.append((get_custom_headers(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST),
+                         get_custom_headers(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_RESPONSE),
+                         get_custom_headers(OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SANITIZE_FIELDS)))
+    return _CAPTURE[0]
+
+
+def add_custom_request_headers(span: Any, request: Any) -> None:
+    """The request headers ``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_SERVER_REQUEST`` names."""
+    wanted, _, sanitized = _capture()
+    if not wanted or span.kind is not SpanKind.SERVER:
+        return
+    if is_asgi(request):
+        from opentelemetry.instrumentation.asgi import collect_custom_headers_attributes
+        from opentelemetry.util.http import SanitizeValue, normalise_request_header_name
+
+        found = collect_custom_headers_attributes(request.scope, SanitizeValue(sanitized), wanted,
+                                                  normalise_request_header_name)
+    else:
+        from opentelemetry.instrumentation.wsgi import collect_custom_request_headers_attributes
+
+        found = collect_custom_request_headers_attributes(request.META)
+    if found:
+        span.set_attributes(found)
+
+
+def _add_custom_response_headers(span: Any, request: Any, response: Any) -> None:
+    _, wanted, sanitized = _capture()
+    if not wanted or not span.is_recording() or span.kind is not SpanKind.SERVER:
+        return
+    if is_asgi(request):
+        from opentelemetry.instrumentation.asgi import asgi_setter, collect_custom_headers_attributes
+        from opentelemetry.util.http import SanitizeValue, normalise_response_header_name
+
+        headers: Dict[str, Any] = {}
+        for key, value in response.items():
+            asgi_setter.set(headers, key, value)
+        found = collect_custom_headers_attributes(headers, SanitizeValue(sanitized), wanted,
+                                                  normalise_response_header_name)
+    else:
+        from opentelemetry.instrumentation.wsgi import collect_custom_response_headers_attributes
+
+        found = collect_custom_response_headers_attributes(response.items())
+    for key, value in found.items():
+        span.set_attribute(key, value)
+
+
+def add_status(span: Any, request: Any, response: Any, mode: Any) -> Tuple[Dict[str, Any], Dict[str, Any]]:
+    """The response's status code and span status; returns the duration metrics' attributes
+    (old, new conventions): the status code, all ``requests/duration`` keeps of them
+    (``ai_core.autocollected_metrics``)."""
+    from opentelemetry.instrumentation._semconv import _set_status
+
+    metric: Dict[str, Any] = {}
+    code = response.status_code
+    try:
+        number = int(code)
+    except (TypeError, ValueError):
+        number = -1
+    # What add_response_attributes (WSGI) and set_status_code (ASGI) both do.
+    _set_status(span, metric, number, str(code), server_span=True, sem_conv_opt_in_mode=mode)
+    _add_custom_response_headers(span, request, response)
+    old = {key: metric[key] for key in _OLD_METRIC_KEYS if key in metric}
+    new = {key: metric[key] for key in _NEW_METRIC_KEYS if key in metric}
+    return old, new
+
+
+def duration_histograms(meter_provider: Any, version: str, schema_url: str, old: bool, new: bool) -> Tuple[Any, Any]:
+    """The stock instrumentation's request duration histograms (``requests/duration``): the
+    old conventions' ``http.server.duration`` in ms, the new ones' ``http.server.request.duration``
+    in s, each created only in the mode that reports it."""
+    from opentelemetry.metrics import get_meter
+
+    meter = get_meter("opentelemetry.instrumentation.django", version, meter_provider=meter_provider,
+                      schema_url=schema_url)
+    old_histogram = new_histogram = None
+    if old:
+        old_histogram = meter.create_histogram(
+            name="http.server.duration", unit="ms", description="Measures the duration of inbound HTTP requests.")
+    if new:
+        from opentelemetry.instrumentation._semconv import HTTP_DURATION_HISTOGRAM_BUCKETS_NEW
+
+        new_histogram = meter.create_histogram(
+            name="http.server.request.duration", unit="s", description="Duration of HTTP server requests.",
+            explicit_bucket_boundaries_advisory=HTTP_DURATION_HISTOGRAM_BUCKETS_NEW)
+    return old_histogram, new_histogram
