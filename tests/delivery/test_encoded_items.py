@@ -105,7 +105,7 @@ def test_a_blob_written_by_the_previous_version_is_read_and_sent_as_before(emu: 
 
 def test_an_envelope_is_freed_once_encoded_never_kept_for_the_whole_batch(emu: Emulator) -> None:
     """The exporter hands its envelopes over one by one and the sender keeps only bytes: the
-    dict tree of an item is gone before the next item is built (direction 2 of issue 20)."""
+    dict tree of an item is gone before the next item is built (memory stays flat under load)."""
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 

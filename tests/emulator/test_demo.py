@@ -91,7 +91,7 @@ def test_demo_once_delivers_every_role(tmp_path: Path) -> None:
         assert int(viewer.group(2)) == port, report
     assert "Demo OK" in done.stdout, report
 
-    # The traffic the issue asks for, and the answers it expects.
+    # The traffic the demo sends (README, "Set up on a fresh machine"), and the answers it expects.
     for method, path, status in [("GET", "/", 200), ("POST", "/login", 200), ("GET", "/reports/stock", 200),
                                  ("POST", "/checkout", 502)]:
         line = r"^  storefront\s+%s\s+%s\s+-> %d\s" % (method, re.escape(path), status)
