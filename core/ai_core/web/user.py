@@ -3,7 +3,7 @@
 ``True`` uses the framework's own reader (the adapter supplies it: Django's
 ``request.user.pk``, Flask-Login's ``current_user``, Starlette's ``scope["user"]``), ``False``
 reads nothing, a callable ``(request) -> user or user ID`` or the dotted path of one replaces it.
-What any reader answers goes through one rule, :func:`user_id_of` (README, "Users"), so a
+What any reader answers goes through one rule, :func:`user_id_of` (README, "The request layer"), so a
 callable may return the user object its app already has (``request.state.user``).
 The reader runs on the request path, so it is guarded: one that raises or returns something
 that is no user loses that user tag (counted and logged once), never the request. It runs
