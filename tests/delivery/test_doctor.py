@@ -541,3 +541,23 @@ def test_credential_with_https_endpoint_names_the_scope(run_doctor, tmp_path: Pa
         in result.stdout
     assert "track URL https://westeurope-5.in.applicationinsights.azure.com/v2.1/track" in result.stdout
     assert "SECRET-TOKEN" not in result.stdout + result.stderr
+
+
+@pytest.mark.parametrize("endpoint, warned", [
+    ("http://127.0.0.1:8990", False),
+    ("http://localhost:8990", False),
+    ("http://[::1]:8990", False),
+    ("http://127.attacker.example", True),  # a name that merely starts with "127." is no loopback
+    ("http://ingest.example.com", True),
+])
+def test_plain_http_is_noted_unless_the_endpoint_is_loopback(endpoint: str, warned: bool) -> None:
+    import io
+
+    from ai_core.doctor.checks import check_endpoint
+    from ai_core.doctor.report import Checklist
+    from ai_core.options import resolve_options
+
+    cs = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=" + endpoint
+    out = io.StringIO()
+    check_endpoint(resolve_options({"connection_string": cs}, environ={}), Checklist(out))
+    assert ("plain http" in out.getvalue()) == warned, out.getvalue()

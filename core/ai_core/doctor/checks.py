@@ -11,6 +11,7 @@ from ai_core.connection_string import ENV_CONNECTION_STRING, ConnectionString, m
 from ai_core.doctor.report import FAIL, OK, WARN, Checklist
 from ai_core.doctor.sources import Config, connection_string_source
 from ai_core.errors import ConfigurationError
+from ai_core.live_metrics.endpoint import is_loopback_url
 from ai_core.options import Options, resolve_options
 
 
@@ -84,7 +85,7 @@ def check_endpoint(options: Options, report: Checklist) -> None:
     if cs is None:
         return
     report.check(OK, "ingestion endpoint", "%s (track URL %s)" % (cs.ingestion_endpoint, cs.track_url))
-    if cs.track_url.lower().startswith("http://") and not _is_loopback(cs.ingestion_endpoint):
+    if cs.track_url.lower().startswith("http://") and not is_loopback_url(cs.ingestion_endpoint):
         report.note("plain http: telemetry (and an Entra ID token, which is refused over http) would "
                     "travel unencrypted; real ingestion endpoints are https")
     if options.credential is not None:
@@ -96,13 +97,6 @@ def check_endpoint(options: Options, report: Checklist) -> None:
         else:
             report.check(OK, "authentication", "Entra ID via %s (scope %s)" % (
                 type(options.credential).__name__, scope_for(cs.aad_audience)))
-
-
-def _is_loopback(url: str) -> bool:
-    from urllib.parse import urlsplit
-
-    host = (urlsplit(url).hostname or "").lower()
-    return host in ("localhost", "::1") or host.startswith("127.")
 
 
 def storage_directory_for(options: Options) -> Optional[str]:
