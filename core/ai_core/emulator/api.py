@@ -136,30 +136,29 @@ def add_faults(app: EmulatorApp, body: bytes) -> Result:
     return 201, {"added": [f.to_json() for f in added], "pending": app.faults.pending()}
 
 
+# The Live tab's text settings: an example for the error message, and how each is applied.
+_LIVE_TEXT_ACTIONS: Dict[str, Tuple[str, Callable[[Any, str], Any]]] = {
+    "filter": ("requests where Success = false", lambda live, text: live.set_filter(text)),
+    "charts": ("avg Duration of requests", lambda live, text: live.set_charts(text)),
+}
+
+
 def live_action(app: EmulatorApp, action: str, body: bytes) -> Result:
     """``POST /api/live/subscribe`` (the Live tab is open: apps post for the next seconds),
     ``POST /api/live/filter`` (``{"filter": "<text>"}``) and ``POST /api/live/charts``
     (``{"charts": "<text>"}``); syntax in ``live_filter``."""
     if action == "subscribe":
         return 200, app.live.watch()
-    if action == "filter":
+    if action in _LIVE_TEXT_ACTIONS:
+        example, apply = _LIVE_TEXT_ACTIONS[action]
         request = _json_body(body)
-        text = request.get("filter") if isinstance(request, dict) else None
+        text = request.get(action) if isinstance(request, dict) else None
         if not isinstance(text, str):
-            raise ApiError(400, 'body must be {"filter": "<text>"}, e.g. {"filter": "requests where Success = false"}')
+            raise ApiError(400, 'body must be {"%s": "<text>"}, e.g. {"%s": "%s"}' % (action, action, example))
         try:
-            return 200, app.live.set_filter(text)
+            return 200, apply(app.live, text)
         except live_filter.FilterError as exc:
-            raise ApiError(400, "filter: %s" % exc) from None
-    if action == "charts":
-        request = _json_body(body)
-        text = request.get("charts") if isinstance(request, dict) else None
-        if not isinstance(text, str):
-            raise ApiError(400, 'body must be {"charts": "<text>"}, e.g. {"charts": "avg Duration of requests"}')
-        try:
-            return 200, app.live.set_charts(text)
-        except live_filter.FilterError as exc:
-            raise ApiError(400, "charts: %s" % exc) from None
+            raise ApiError(400, "%s: %s" % (action, exc)) from None
     raise ApiError(404, "no API route /api/live/%s (subscribe, filter, charts)" % action)
 
 
