@@ -143,7 +143,7 @@ APPS: List[ExampleApp] = [
         argv=["{python}", "-m", "celery", "--workdir", DJANGO_SHOP, "-A", "django_shop", "worker"]
         + CELERY_WORKER_OPTIONS,
         env={"DJANGO_SHOP_DB": "{state}/django-shop.sqlite3", "DJANGO_SHOP_STORAGE_DIR": "{storage}",
-             "DJANGO_SHOP_BROKER_URL": "{broker}"},
+             "DJANGO_SHOP_BROKER_URL": "{broker}", "DJANGO_SETTINGS_MODULE": "django_shop.settings"},
         requires=["django", "celery", "redis", "opentelemetry.instrumentation.celery"],
         services=["redis"],
         ready_line=" ready.",
@@ -157,7 +157,9 @@ APPS: List[ExampleApp] = [
         argv=["{python}", "-m", "gunicorn", "--workers", "2", "--chdir", DJANGO_SHOP,
               "--bind", "127.0.0.1:{port}", "django_shop.wsgi"],
         env={"DJANGO_SHOP_DB": "{state}/django-shop.sqlite3", "DJANGO_SHOP_STORAGE_DIR": "{storage}",
-             "INVENTORY_URL": "{url[inventory]}", "DJANGO_SHOP_BROKER_URL": "{broker}"},
+             "INVENTORY_URL": "{url[inventory]}", "DJANGO_SHOP_BROKER_URL": "{broker}",
+             # The shop's own settings, whatever DJANGO_SETTINGS_MODULE the demo was started with.
+             "DJANGO_SETTINGS_MODULE": "django_shop.settings"},
         requires=["django", "gunicorn", "requests", "celery", "opentelemetry.instrumentation.django"],
         calls=["inventory"],
         sends_work_to=["django-shop-worker"],
