@@ -59,7 +59,7 @@ def _configure_django(mode: str, sink: str) -> Any:
     cs = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=" + sink
     settings.configure(
         DEBUG=False, ALLOWED_HOSTS=["*"], ROOT_URLCONF=__name__, SECRET_KEY="benchmark-only", MIDDLEWARE=[],
-        INSTALLED_APPS=["django_ai"] if mode == "ours" else [], DATABASES={},
+        INSTALLED_APPS=["django_ai"] if mode in ("ours", "before") else [], DATABASES={},
         APPLICATION_INSIGHTS={"CONNECTION_STRING": cs, "ROLE_NAME": "bench-django"},
         LOGGING_CONFIG=None,
     )
@@ -166,7 +166,7 @@ def _start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
 
 
 def _flusher(mode: str) -> Any:
-    if mode == "ours":
+    if mode in ("ours", "before"):
         from ai_core.configure import current
 
         return lambda: current().force_flush(timeout_s=60)  # type: ignore[union-attr]
@@ -232,6 +232,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=1000, help="requests per round")
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--before", metavar="TREE",
+                        help="also mode 'before': ours from another checkout of the repository (e.g. "
+                             "`git worktree add /tmp/before HEAD~1`), interleaved with the others")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # mode,sink
     args = parser.parse_args()
     if args.child:
@@ -240,6 +243,8 @@ def main() -> None:
         return
 
     modes = [m for m in args.modes.split(",") if m]
+    if args.before:
+        modes.insert(modes.index("ours") if "ours" in modes else len(modes), "before")
     routes = ["hello", "realistic"] if args.route == "both" else [args.route]
     port = _free_port()
     sink_proc = subprocess.Popen([sys.executable, os.path.join(HERE, "sink.py"), "--port", str(port)],
@@ -254,9 +259,13 @@ def main() -> None:
     results: Dict[tuple, List[Dict[str, float]]] = {}
     try:
         for mode in modes:
+            worker_env = env
+            if mode == "before":
+                tree = os.path.abspath(args.before)
+                worker_env = dict(env, PYTHONPATH=os.pathsep.join((tree, os.path.join(tree, "core"))))
             workers[mode] = subprocess.Popen(
                 [sys.executable, os.path.abspath(__file__), "--child", "%s,%s" % (mode, sink)],
-                env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=HERE)
+                env=worker_env, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, cwd=HERE)
         for mode, worker in workers.items():
             if worker.stdout.readline().strip() != "ready":
                 raise SystemExit("the %s worker did not start" % mode)

@@ -51,9 +51,28 @@ _EXCEPTION = "_ai_core_exception"
 _STARTTIME_KEY = "opentelemetry-instrumentor-django.starttime_key"  # honoured as the stock one does
 
 
+_REQUEST_SPAN: list = []  # the process's _RequestSpan, built at its first request
+_LOCK = threading.Lock()
+
+
 def use_rules(rules: AppRequestRules) -> None:
     """Serve requests with these rules (``django_ai.apps``, once per process)."""
-    _RULES[:] = [rules]
+    with _LOCK:
+        if not (_RULES and _RULES[0] is rules):
+            _RULES[:] = [rules]
+            del _REQUEST_SPAN[:]
+
+
+def _request_span() -> Optional["_RequestSpan"]:
+    """One per process, whatever number of handlers Django builds (each test ``Client`` builds
+    its own middleware chain), built at the first request, not when Django loads the
+    middleware: its metric instruments would start the export thread in processes that never
+    serve (gunicorn's --preload master)."""
+    with _LOCK:
+        if not _REQUEST_SPAN and _RULES:
+            with guarded("setting up the Django request span"):
+                _REQUEST_SPAN.append(_RequestSpan(_RULES[0]))
+        return _REQUEST_SPAN[0] if _REQUEST_SPAN else None
 
 
 class ApplicationInsightsMiddleware:
@@ -68,24 +87,12 @@ class ApplicationInsightsMiddleware:
 
     def __init__(self, get_response: Callable[[Any], Any]) -> None:
         self.get_response = get_response
-        # Built on the first request of each process, not when Django loads the middleware:
-        # the metric instrument would start the export thread in processes that never serve
-        # (gunicorn's --preload master).
-        self._request_span: Optional[_RequestSpan] = None
-        self._lock = threading.Lock()
 
     def __call__(self, request: Any) -> Any:
-        spans = self._request_span or self._build()
+        spans = _REQUEST_SPAN[0] if _REQUEST_SPAN else _request_span()
         if spans is None:
             return self.get_response(request)
         return spans.serve(request, self.get_response)
-
-    def _build(self) -> Optional["_RequestSpan"]:
-        with self._lock:
-            if self._request_span is None and _RULES:
-                with guarded("setting up the Django request span"):
-                    self._request_span = _RequestSpan(_RULES[0])
-            return self._request_span
 
     def process_view(self, request: Any, view_func: Any, view_args: Any, view_kwargs: Any) -> None:
         span = request.__dict__.get(_SPAN)
@@ -123,7 +130,7 @@ class _RequestSpan:
         from opentelemetry.instrumentation.django.version import __version__
         from opentelemetry.util.http import get_traced_request_attrs
 
-        from django_ai.semconv import duration_histograms
+        from django_ai.semconv import request_durations
 
         _OpenTelemetrySemanticConventionStability._initialize()
         mode = _OpenTelemetrySemanticConventionStability._get_opentelemetry_stability_opt_in_mode(
@@ -139,7 +146,7 @@ class _RequestSpan:
         # as already counted in requests/duration (_MS.ProcessedByMetricExtractors).
         self.tracer = trace.get_tracer("opentelemetry.instrumentation.django", __version__,
                                        tracer_provider=telemetry.tracer_provider, schema_url=_get_schema_url(mode))
-        self.old_histogram, self.new_histogram = duration_histograms(
+        self.durations = request_durations(
             telemetry.instrumentation_meter_provider, __version__, _get_schema_url(mode), _report_old(mode),
             _report_new(mode))
         self.traced_request_attrs = get_traced_request_attrs("DJANGO")
@@ -206,11 +213,7 @@ class _RequestSpan:
                 if propagator is not None:  # a traceresponse header, when the app set one up
                     propagator.inject(response)
                 self._annotate(span, request, response)
-                duration_s = default_timer() - began
-                if self.old_histogram is not None:
-                    self.old_histogram.record(max(round(duration_s * 1000), 0), metric_attributes[0])
-                if self.new_histogram is not None:
-                    self.new_histogram.record(max(duration_s, 0), metric_attributes[1])
+                self.durations.add(default_timer() - began, metric_attributes)
                 streamed = getattr(response, "streaming", False) and self._end_after_body(span, response)
         with guarded("ending the Django request span"):
             if exception is not None and span.is_recording():
