@@ -41,7 +41,7 @@ from ai_core.process_usage import (
     process_io_bytes,
     process_memory,
 )
-from ai_core.sampler import SAMPLE_RATE_ATTRIBUTE
+from ai_core.sampler import SAMPLE_RATE_ATTRIBUTE, item_weight
 from ai_core.span_attributes import span_attributes
 
 __all__ = ["METER_NAME", "PerformanceCounters", "enable_performance_counters"]
@@ -246,18 +246,6 @@ def _events(span: ReadableSpan) -> Any:
     return span.events
 
 
-def _weight(attributes: Any) -> float:
-    """How many items a sampled one stands for: 100 / its sample rate (percent)."""
-    rate = attributes.get(SAMPLE_RATE_ATTRIBUTE) if attributes else None
-    if rate is None:
-        return 1.0
-    try:
-        rate = float(rate)
-    except (TypeError, ValueError):
-        return 1.0
-    return 100.0 / rate if 0 < rate < 100 else 1.0
-
-
 class _CountingSpanProcessor(SpanProcessor):
     """Counts requests (with their durations) and exception events as spans end."""
 
@@ -273,7 +261,8 @@ class _CountingSpanProcessor(SpanProcessor):
             is_request = span.kind in _REQUEST_KINDS
             if not (is_request or events):
                 return  # most spans: a dependency without events
-            weight = _weight(span_attributes(span))
+            attributes = span_attributes(span)
+            weight = item_weight(attributes.get(SAMPLE_RATE_ATTRIBUTE) if attributes else None)
             exceptions = sum(1 for event in events if event.name == "exception") if events else 0
             if is_request:
                 start, end = span.start_time, span.end_time

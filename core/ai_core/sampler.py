@@ -35,6 +35,7 @@ __all__ = [
     "ApplicationInsightsSampler",
     "ExcludeHook",
     "djb2_score",
+    "item_weight",
     "validate_sampling_ratio",
 ]
 
@@ -42,6 +43,21 @@ _logger = logging.getLogger(__name__)
 
 SAMPLE_RATE_ATTRIBUTE = "_MS.sampleRate"
 """Span attribute carrying the sampling percentage; the exporter turns it into ``sampleRate``."""
+
+
+
+def item_weight(sample_rate: Any) -> float:
+    """How many items a kept one stands for: ``100 / sample_rate`` (a percentage, the span
+    attribute or the envelope's ``sampleRate``); 1 when it is missing, unreadable or 100.
+    Live Metrics and the performance counters count with it, so their rates are true rates."""
+    if sample_rate is None:
+        return 1.0
+    try:
+        rate = float(sample_rate)
+    except (TypeError, ValueError):
+        return 1.0
+    return 100.0 / rate if 0 < rate < 100 else 1.0
+
 
 ExcludeHook = Callable[[Attributes, str], bool]
 """``exclude(start_attributes, span_name) -> True`` drops a server span, or a root span that is

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
+from ai_core.sampler import item_weight
+
 __all__ = ["LiveItem", "live_item", "iso_duration", "timespan_seconds"]
 
 MAX_PROPERTIES = 10  # per document, as the other SDKs keep documents small
@@ -86,15 +88,6 @@ class LiveItem:
         return doc
 
 
-def _weight(envelope: Mapping[str, Any]) -> float:
-    rate = envelope.get("sampleRate")
-    try:
-        rate = float(rate) if rate is not None else 100.0
-    except (TypeError, ValueError):
-        rate = 100.0
-    return 100.0 / rate if 0 < rate < 100 else 1.0
-
-
 def _code(value: Any) -> Optional[int]:
     try:
         return int(str(value).strip())
@@ -108,7 +101,7 @@ def live_item(envelope: Mapping[str, Any]) -> Optional[LiveItem]:
     data = envelope.get("data") or {}
     base = data.get("baseData") or {}
     base_type = data.get("baseType")
-    weight = _weight(envelope)
+    weight = item_weight(envelope.get("sampleRate"))
     properties = base.get("properties") or {}
     measurements = base.get("measurements") or {}
     if base_type == "RequestData":
