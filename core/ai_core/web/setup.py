@@ -16,12 +16,11 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 from ai_core.configure import configure_resolved
 from ai_core.options import APP_OPTIONS, Options, resolve_options
 from ai_core.role import environment_names_role
-from ai_core.telemetry import Telemetry
+from ai_core.telemetry import STOP_TIMEOUT_S, Telemetry
 from ai_core.web.annotation import annotate_request
 from ai_core.web.browser import inject_loader, is_injectable, loader_snippet
 from ai_core.web.client_ip import client_ip
 from ai_core.exclusion import Exclusion, RouteResolver
-from ai_core.web.stop import STOP_TIMEOUT_S, graceful_stop
 from ai_core.web.user import UserReader, UserResolver
 
 # Options that belong to an app, not to the process: two Flask apps in one process may name
@@ -139,7 +138,7 @@ class AppRequestRules:
 
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> bool:
         """The server is stopping: flush, then shut down within ``timeout_s``; safe twice."""
-        return graceful_stop(self.telemetry, timeout_s)
+        return bool(self.telemetry.graceful_stop(timeout_s))
 
 
 def setup_web(
