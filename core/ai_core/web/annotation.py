@@ -10,15 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ai_core.request_attributes import (  # noqa: F401 (the request layer's names for them)
-    APP_ROLE,
-    AUTH_USER_ID,
-    CLIENT_ADDRESS,
-    CLIENT_IP_KEYS,
-    ROUTE,
-    STATUS_CODE_KEYS,
-    USER_ID,
-)
+# ROUTE and STATUS_CODE_KEYS are also the adapters' names for these keys (flask_ai, fastapi_ai).
+from ai_core.request_attributes import APP_ROLE, AUTH_USER_ID, CLIENT_ADDRESS, ROUTE, STATUS_CODE_KEYS
 from ai_core.span_attributes import span_attributes
 
 
