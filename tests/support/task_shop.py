@@ -53,6 +53,9 @@ def shop_env(emu: Emulator, broker_url: str, cache_url: str, storage: Path, pg_d
     ai = {"connection_string": emu.connection_string, "storage_directory": str(storage)}
     ai.update(options)
     env.update(SHOP_BROKER_URL=broker_url, SHOP_CACHE_URL=cache_url, SHOP_AI=json.dumps(ai))
+    # Not a Django project: Celery would load the Django settings another test left in the
+    # environment (an empty value switches its Django fix-up off; run_python cannot unset).
+    env["DJANGO_SETTINGS_MODULE"] = ""
     if pg_dsn:
         env["SHOP_PG_DSN"] = pg_dsn
     return env

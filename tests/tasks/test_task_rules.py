@@ -80,6 +80,6 @@ tel.shutdown()
 
 @pytest.mark.parametrize("web_first", [True, False], ids=["web-first", "tasks-first"])
 def test_instrument_celery_and_the_web_app_share_one_pipeline_in_either_order(web_first):
-    out = run_python(SHARED_PIPELINE.format(web_first=web_first))
+    out = run_python(SHARED_PIPELINE.format(web_first=web_first), env={"DJANGO_SETTINGS_MODULE": ""})
     assert out.returncode == 0, out.stdout + out.stderr
     assert "refused:" in out.stdout and "sampling_ratio" in out.stdout, out.stdout + out.stderr
