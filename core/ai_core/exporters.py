@@ -141,9 +141,13 @@ class _ExporterBase:
         try:
             return convert(item)
         except Exception:
-            logger.debug("could not convert %r", item, exc_info=True)
-            DROPS.add("could not be converted to an envelope")
+            self._not_converted(item)
             return None
+
+    @staticmethod
+    def _not_converted(item: Any) -> None:
+        logger.debug("could not convert %r", item, exc_info=True)
+        DROPS.add("could not be converted to an envelope")
 
     def _close(self) -> None:
         self._shut_down = True
@@ -185,20 +189,27 @@ class AzureMonitorTraceExporter(_ExporterBase, SpanExporter):
             spans[0].resource, self.ikey, time.time_ns(), self.connection_string.application_id, self.role
         )
         # Span by span: the sender encodes each envelope before the next span is converted.
-        each = chain.from_iterable(self.envelopes((span,)) for span in paced(spans))
+        each = chain.from_iterable(map(self._span_envelopes, paced(spans)))
         ok = self._send(chain(self._finish([resource]), each))
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
     def envelopes(self, spans: Iterable[ReadableSpan]) -> List[Envelope]:
         """What :meth:`export` sends for ``spans`` (telemetry processors applied), unsent:
         ``ai_core.testing`` captures these."""
-        ikey, lookup, role = self.ikey, self._request_lookup, self.role
         envelopes: List[Envelope] = []
         for span in spans:
-            converted = self._convert_guarded(lambda s: span_to_envelopes(s, ikey, lookup, role), span)
-            if converted:
-                envelopes.extend(converted)
-        return self._finish(envelopes)
+            envelopes.extend(self._span_envelopes(span))
+        return envelopes
+
+    def _span_envelopes(self, span: ReadableSpan) -> List[Envelope]:
+        """One span's envelopes, telemetry processors applied (none if it cannot be converted).
+        A method of its own, not a closure per span: this runs once per exported span."""
+        try:
+            converted = span_to_envelopes(span, self.ikey, self._request_lookup, self.role)
+        except Exception:
+            self._not_converted(span)
+            return []
+        return self._finish(converted) if self._processors else converted
 
     def shutdown(self) -> None:
         self._close()
@@ -227,15 +238,27 @@ class AzureMonitorLogExporter(_ExporterBase, LogRecordExporter):
         if not batch:
             return LogRecordExportResult.SUCCESS
         # Record by record: the sender encodes each envelope before the next record is converted.
-        ok = self._send(chain.from_iterable(self.envelopes((record,)) for record in paced(batch)))
+        ok = self._send(chain.from_iterable(map(self._record_envelopes, paced(batch))))
         return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
 
     def envelopes(self, batch: Iterable[ReadableLogRecord]) -> List[Envelope]:
         """What :meth:`export` sends for ``batch`` (telemetry processors applied), unsent:
         ``ai_core.testing`` captures these."""
-        ikey, lookup, rate, role = self.ikey, self._request_lookup, self._trace_sample_rate, self.role
-        converted = (self._convert_guarded(lambda r: log_to_envelope(r, ikey, lookup, rate, role), rec) for rec in batch)
-        return self._finish([env for env in converted if env is not None])
+        envelopes: List[Envelope] = []
+        for record in batch:
+            envelopes.extend(self._record_envelopes(record))
+        return envelopes
+
+    def _record_envelopes(self, record: ReadableLogRecord) -> List[Envelope]:
+        """One record's envelope (a list of at most one), telemetry processors applied."""
+        try:
+            envelope = log_to_envelope(record, self.ikey, self._request_lookup, self._trace_sample_rate, self.role)
+        except Exception:
+            self._not_converted(record)
+            return []
+        if envelope is None:
+            return []
+        return self._finish((envelope,)) if self._processors else [envelope]
 
     def shutdown(self) -> None:
         self._close()

@@ -96,6 +96,12 @@ class RequestContext:
 
     def fill_tags(self, tags: Dict[str, Any], replace_name: bool) -> None:
         """Put this request's operation name, client IP and user on an item's tags."""
+        if self._span is None:  # ended (as it is for nearly every exported child): the frozen values
+            fill_request_tags(
+                tags, self.operation_name, self._client_ip, self._auth_user_id, self._user_id, replace_name,
+                self._role_name,
+            )
+            return
         fill_request_tags(
             tags, self.current_operation_name(), self.client_ip, self.auth_user_id, self.user_id, replace_name,
             self.role_name,

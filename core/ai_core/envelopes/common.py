@@ -42,6 +42,8 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 # Whole second -> "YYYY-MM-DDTHH:MM:SS": the items of a batch fall into a handful of seconds.
 _SECOND_PREFIXES: Dict[int, str] = {}
+# The second of the last item, and its text (one tuple, replaced whole: thread-safe).
+_LAST_SECOND: Any = (None, "")
 
 
 def _reference_time(time_ns: int) -> str:
@@ -58,22 +60,26 @@ def format_time(time_ns: Optional[int]) -> str:
     1e6, half to even, carrying into the next second) and the date/time text is cached per
     second; :func:`_reference_time` is the plain version (tests compare the two).
     """
-    if time_ns is None:
-        time_ns = 0
-    if time_ns < 0:
-        return _reference_time(time_ns)
+    global _LAST_SECOND
+    if not time_ns or time_ns < 0:
+        return _reference_time(time_ns or 0)
     seconds = time_ns / 1e9
     whole = int(seconds)
     micros = round((seconds - whole) * 1e6)
     if micros >= 1000000:
         micros -= 1000000
         whole += 1
-    prefix = _SECOND_PREFIXES.get(whole)
-    if prefix is None:
-        if len(_SECOND_PREFIXES) >= 4096:
-            _SECOND_PREFIXES.clear()
-        prefix = datetime.fromtimestamp(whole, timezone.utc).isoformat()[:-6]  # no "+00:00"
-        _SECOND_PREFIXES[whole] = prefix
+    last = _LAST_SECOND
+    if last[0] == whole:
+        prefix = last[1]
+    else:
+        prefix = _SECOND_PREFIXES.get(whole)
+        if prefix is None:
+            if len(_SECOND_PREFIXES) >= 4096:
+                _SECOND_PREFIXES.clear()
+            prefix = datetime.fromtimestamp(whole, timezone.utc).isoformat()[:-6]  # no "+00:00"
+            _SECOND_PREFIXES[whole] = prefix
+        _LAST_SECOND = (whole, prefix)
     return "%s.%06dZ" % (prefix, micros) if micros else prefix + "Z"
 
 
@@ -200,6 +206,9 @@ def _resource_tags(resource: Optional[Resource], role: Optional[Role]) -> Dict[s
 
 
 _TAG_CACHE: Dict[Any, Any] = {}
+# The last (resource, role, tags) looked up: a process has one resource and one role, so this
+# answers nearly every call with two identity checks (one tuple, replaced whole: thread-safe).
+_LAST_TAGS: Any = (object(), object(), {})
 
 
 def resource_tags(resource: Optional[Resource], role: Optional[Role] = None) -> Dict[str, str]:
@@ -210,6 +219,10 @@ def resource_tags(resource: Optional[Resource], role: Optional[Role] = None) -> 
     Cached per resource and role: a process has one of each, and recomputing the tags for
     every item is measurable on the hot path.
     """
+    global _LAST_TAGS
+    last = _LAST_TAGS
+    if last[0] is resource and last[1] is role:
+        return last[2].copy()
     key = (id(resource), id(role))
     hit = _TAG_CACHE.get(key)
     if hit is None or hit[0] is not resource or hit[1] is not role:
@@ -217,7 +230,8 @@ def resource_tags(resource: Optional[Resource], role: Optional[Role] = None) -> 
             _TAG_CACHE.clear()
         hit = (resource, role, _resource_tags(resource, role))
         _TAG_CACHE[key] = hit
-    return dict(hit[2])
+    _LAST_TAGS = hit
+    return hit[2].copy()
 
 
 def new_envelope(

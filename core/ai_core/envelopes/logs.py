@@ -30,6 +30,7 @@ from ai_core.envelopes.common import (
     synthetic_source,
 )
 from ai_core.request_context import RequestLookup
+from ai_core.span_attributes import attribute_dict
 from ai_core.role import Role
 from ai_core.request_attributes import (
     AUTH_USER_ID,
@@ -287,7 +288,9 @@ def log_to_envelope(
     """
     log = record.log_record
     rate = trace_sample_rate if trace_sample_rate is not None and trace_sampled(log) else None
-    attributes = log.attributes or {}
+    # The plain dict behind the SDK's BoundedAttributes: its own ``get`` raises and catches a
+    # KeyError for every absent key, and a dozen keys are looked up here, most of them absent.
+    attributes = attribute_dict(log.attributes)
     scope = record.instrumentation_scope
     tags = _log_tags(log, record.resource, attributes, request_lookup, role)
     scope_name = scope.name if scope is not None else None

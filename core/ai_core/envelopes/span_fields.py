@@ -266,8 +266,12 @@ def peer_target(attrs: Attrs) -> str:
     if target is None:
         target = attrs.get("net.peer.ip", "")
     port = attrs.get("net.peer.port")
-    if port is not None and port != default_http_port(attrs) and port != default_db_port(attrs):
-        return "%s:%s" % (target, port)
+    if port is not None:
+        # default_http_port() and default_db_port(), inline: this runs for most dependencies
+        http_default = _HTTP_DEFAULT_PORTS.get(attrs.get("url.scheme") or attrs.get("http.scheme"), 0)
+        db_default = _DB_DEFAULT_PORTS.get(attrs.get("db.system.name") or attrs.get("db.system"), 0)
+        if port != http_default and port != db_default:
+            return "%s:%s" % (target, port)
     return str(target)
 
 
@@ -317,16 +321,32 @@ def http_dependency_target(attrs: Attrs, url: str) -> str:
         except ValueError:
             target = ""
     elif url:
-        try:
-            parsed = urlsplit(url)
-            port = parsed.port
-            if port and port == default_port:
-                target = parsed.hostname or ""
-            else:
-                target = parsed.netloc
-        except ValueError:
-            target = ""
+        hit = _URL_HOSTS.get(url)
+        if hit is None:
+            hit = _url_host(url)
+        port, hostname, netloc = hit
+        target = (hostname or "") if port and port == default_port else netloc
     return target or peer_target(attrs)
+
+
+# URL -> (port, hostname, netloc) of an HTTP dependency's URL: ``SplitResult.port`` and
+# ``.hostname`` parse the address again at every access (~2 us together on the benchmark
+# machine), and an app calls the same few URLs over and over. Bounded: URLs with ids in them
+# only churn it.
+_URL_HOSTS: Dict[str, Any] = {}
+_URL_HOSTS_MAX = 1024
+
+
+def _url_host(url: str) -> Any:
+    try:
+        parsed = urlsplit(url)
+        hit = (parsed.port, parsed.hostname, parsed.netloc)
+    except ValueError:  # an unparsable URL or port: no target from it
+        hit = (None, None, "")
+    if len(_URL_HOSTS) >= _URL_HOSTS_MAX:
+        _URL_HOSTS.clear()
+    _URL_HOSTS[url] = hit
+    return hit
 
 
 # db.system values shown as "SQL" in the portal; others (mysql, postgresql, mongodb, redis,

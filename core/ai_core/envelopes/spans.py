@@ -12,7 +12,10 @@ differences are those of the README's "Deliberate differences":
   ``"stack": "None"`` for exceptions recorded without a stack trace.
 
 Field-level rules live in :mod:`ai_core.envelopes.span_fields`; this module assembles them.
-Envelopes are plain dicts in wire order, built with :func:`common.new_envelope`.
+Envelopes are plain dicts in wire order, built with :func:`common.new_envelope` (the span's own
+envelope with ``_envelope``, the same with its name prebuilt). This runs once per exported span
+on the export thread, so the common path calls few functions (benchmarks/README.md,
+"Conversion").
 """
 
 from __future__ import annotations
@@ -25,15 +28,16 @@ from opentelemetry.sdk.util import BoundedList
 from opentelemetry.trace import SpanKind, StatusCode
 
 from ai_core.envelopes.common import (
+    ENVELOPE_PREFIX,
     MAX_DATA,
     MAX_MESSAGE,
     MAX_NAME,
     MAX_URL,
     custom_measurements,
     format_duration,
+    format_time,
     new_envelope,
     resource_tags,
-    synthetic_source,
 )
 from ai_core.envelopes.span_fields import (
     azure_sdk_target,
@@ -57,7 +61,7 @@ from ai_core.envelopes.span_fields import (
 )
 from ai_core.privacy import safe_url
 from ai_core.span_attributes import attribute_dict, span_attributes
-from ai_core.request_attributes import AUTH_USER_ID, TAG_AUTH_USER_ID, TAG_ROLE, TAG_USER_ID, USER_ID, app_role_of
+from ai_core.request_attributes import APP_ROLE, AUTH_USER_ID, TAG_AUTH_USER_ID, TAG_ROLE, TAG_USER_ID, USER_ID
 from ai_core.request_context import RequestContext, RequestLookup
 from ai_core.role import Role
 
@@ -71,6 +75,8 @@ _FAILED_TASK_STATES = frozenset({"FAILURE", "RETRY", "REVOKED", "REJECTED"})
 _CLIENT = SpanKind.CLIENT
 _PRODUCER = SpanKind.PRODUCER
 _ERROR = StatusCode.ERROR
+_REQUEST = ENVELOPE_PREFIX + "Request"
+_DEPENDENCY = ENVELOPE_PREFIX + "RemoteDependency"
 
 # Scopes whose spans also feed the standard request/dependency metrics; the portal uses the
 # marker to avoid counting them twice.
@@ -81,6 +87,11 @@ _METRIC_EXTRACTOR_SCOPES = frozenset(
         "urllib3", "httpx", "wsgi",
     )
 )
+
+
+# The last trace id converted and its text: a request's spans share it (one tuple, replaced
+# whole, so the trace and log export threads may both use it).
+_LAST_TRACE: Any = (None, "")
 
 
 # ``ReadableSpan.events`` and ``.links`` copy the SDK's ``BoundedList`` into a new tuple through
@@ -104,16 +115,6 @@ def _span_links(span: ReadableSpan) -> Sequence[Any]:
     return span.links
 
 
-def _is_ok(span: ReadableSpan) -> bool:
-    status = span.status
-    return status is None or status.status_code is not _ERROR
-
-
-def _duration(span: ReadableSpan) -> str:
-    start, end = span.start_time, span.end_time
-    return format_duration(end - start if start and end else 0)
-
-
 def _has_http_method(attrs: Mapping[str, Any]) -> bool:
     return "http.request.method" in attrs or "http.method" in attrs
 
@@ -133,22 +134,53 @@ def span_to_envelopes(
     official one. ``role``: the process's role (:mod:`ai_core.role`); None takes it from the
     span's resource, as the official exporter does.
     """
+    global _LAST_TRACE
     attrs = span_attributes(span)
     context = span.context
-    operation_id = "%032x" % context.trace_id
+    trace_id = context.trace_id
+    last = _LAST_TRACE
+    if last[0] == trace_id:  # a request's spans share their trace, and mostly arrive together
+        operation_id = last[1]
+    else:
+        operation_id = "%032x" % trace_id
+        _LAST_TRACE = (trace_id, operation_id)
     span_id = "%016x" % context.span_id
-    sample_rate = attrs.get("_MS.sampleRate")
-    request = request_lookup(context.span_id) if request_lookup is not None else None
 
-    tags = _span_tags(span, attrs, operation_id, role)
+    tags = resource_tags(span.resource, role)
+    tags["ai.operation.id"] = operation_id
+    parent = span.parent
+    if parent is not None and parent.span_id:
+        tags["ai.operation.parentId"] = "%016x" % parent.span_id
+    if attrs:  # the user, session and synthetic tags (in this order)
+        sample_rate = attrs.get("_MS.sampleRate")
+        user = attrs.get(AUTH_USER_ID)
+        if user is not None:
+            tags[TAG_AUTH_USER_ID] = str(user)
+        user = attrs.get(USER_ID)
+        if user is not None:
+            tags[TAG_USER_ID] = str(user)
+        session = attrs.get("session.id")
+        if session.__class__ is str:
+            tags["ai.session.id"] = session
+        # common.synthetic_source(), inline
+        if attrs.get("user_agent.synthetic.type") in _SYNTHETIC_TYPES:
+            tags["ai.operation.syntheticSource"] = "True"
+        else:
+            agent = attrs.get("user_agent.original") or attrs.get("http.user_agent")
+            if agent and "AlwaysOn" in str(agent):
+                tags["ai.operation.syntheticSource"] = "True"
+    else:
+        sample_rate = None
     kind = span.kind
     if kind is _SERVER or kind is _CONSUMER:
-        app_role = app_role_of(attrs) if attrs else None
+        app_role = attrs.get(APP_ROLE) if attrs else None
         if app_role:  # served by an app with a role of its own (ai_core.web)
-            tags[TAG_ROLE] = app_role
+            tags[TAG_ROLE] = app_role if app_role.__class__ is str else str(app_role)
         envelope = _request_envelope(span, attrs, ikey, tags, span_id, sample_rate)
+        request = None
     else:
         envelope = _dependency_envelope(span, attrs, ikey, tags, span_id, sample_rate)
+        request = request_lookup(context.span_id) if request_lookup is not None else None
         if request is not None:
             # README, "Deliberate differences" 1 and 3: grouped under its request (the request's name replaces the
             # dependency's own: that is the point), showing the request's client and user.
@@ -157,6 +189,8 @@ def span_to_envelopes(
 
     events = _span_events(span)
     if events:
+        if request is None and request_lookup is not None:
+            request = request_lookup(context.span_id)
         session = attrs.get("session.id")
         for event in events:
             envelopes.append(
@@ -206,29 +240,7 @@ def otel_resource_envelope(
 # Tags
 # ---------------------------------------------------------------------------------------------
 
-def _span_tags(
-    span: ReadableSpan, attrs: Mapping[str, Any], operation_id: str, role: Optional[Role]
-) -> Dict[str, str]:
-    """Part-A tags plus the operation, user, session and synthetic tags every span gets."""
-    tags = resource_tags(span.resource, role)
-    tags["ai.operation.id"] = operation_id
-    parent = span.parent
-    parent_id = parent.span_id if parent is not None else 0
-    if parent_id:
-        tags["ai.operation.parentId"] = "%016x" % parent_id
-    if attrs:
-        user = attrs.get(AUTH_USER_ID)
-        if user is not None:
-            tags[TAG_AUTH_USER_ID] = str(user)
-        user = attrs.get(USER_ID)
-        if user is not None:
-            tags[TAG_USER_ID] = str(user)
-        session = attrs.get("session.id")
-        if session.__class__ is str:
-            tags["ai.session.id"] = session
-        if synthetic_source(attrs):
-            tags["ai.operation.syntheticSource"] = "True"
-    return tags
+_SYNTHETIC_TYPES = ("bot", "test")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -240,12 +252,28 @@ def _properties_and_measurements(span: ReadableSpan, attrs: Mapping[str, Any]) -
     scope = span.instrumentation_scope
     if scope is not None and scope.name in _METRIC_EXTRACTOR_SCOPES:
         properties["_MS.ProcessedByMetricExtractors"] = "True"
-    links = _span_links(span)
+    raw = getattr(span, "_links", None)  # _span_links(), inline: most spans have none
+    links = raw._dq if raw.__class__ is BoundedList else span.links  # noqa: SLF001
     if links:
-        properties["_MS.links"] = links_property(links)
+        properties["_MS.links"] = links_property(tuple(links))
     raw = attrs.get("microsoft.custom_measurements")
     measurements = custom_measurements(raw) if raw is not None else {}
     return properties, measurements
+
+
+def _envelope(kind_name: str, ikey: str, tags: Dict[str, str], time_ns: Any, base_type: str,
+              base_data: Dict[str, Any], sample_rate: Any) -> Dict[str, Any]:
+    """:func:`common.new_envelope` for a span's own envelope, with its ``name`` already whole."""
+    env: Dict[str, Any] = {
+        "name": kind_name,
+        "iKey": ikey,
+        "tags": tags,
+        "time": format_time(time_ns),
+        "data": {"baseData": base_data, "baseType": base_type},
+    }
+    if sample_rate is not None:
+        env["sampleRate"] = sample_rate
+    return env
 
 
 def _request_envelope(
@@ -259,7 +287,8 @@ def _request_envelope(
     """SERVER and CONSUMER spans: an incoming HTTP request, message or call."""
     properties, measurements = _properties_and_measurements(span, attrs)
     name = span.name
-    success = _is_ok(span)
+    status = span.status
+    success = status is None or status.status_code is not _ERROR
     response_code = "0"
     url = source = agent = None
     if "az.namespace" in attrs:
@@ -268,7 +297,7 @@ def _request_envelope(
         if links:
             enqueued = time_since_enqueued(span.start_time, links)
             measurements = {"timeSinceEnqueued": enqueued, **measurements}
-    elif _has_http_method(attrs):
+    elif "http.request.method" in attrs or "http.method" in attrs:
         url = safe_url(http_request_url(attrs))
         name = http_request_name(attrs, url, name)
         code = status_code(attrs)
@@ -289,11 +318,12 @@ def _request_envelope(
             tags["ai.location.ip"] = ip
     if agent:
         tags["ai.user.userAgent"] = agent
+    start, end = span.start_time, span.end_time
     base_data: Dict[str, Any] = {
         "ver": 2,
         "name": name[:MAX_NAME],
         "id": span_id,
-        "duration": _duration(span),
+        "duration": format_duration(end - start if start and end else 0),
         "responseCode": response_code[:MAX_NAME],
         "success": success,
         "properties": properties,
@@ -303,9 +333,7 @@ def _request_envelope(
         base_data["url"] = url[:MAX_URL]
     if source:
         base_data["source"] = source[:MAX_NAME]
-    return new_envelope(
-        "Request", ikey, tags, span.start_time, "RequestData", base_data, sample_rate
-    )
+    return _envelope(_REQUEST, ikey, tags, start, "RequestData", base_data, sample_rate)
 
 
 def _client_fields(span: ReadableSpan, attrs: Mapping[str, Any]) -> tuple:
@@ -375,13 +403,15 @@ def _dependency_envelope(
     tags["ai.operation.name"] = name
     if agent:
         tags["ai.user.userAgent"] = agent
+    start, end = span.start_time, span.end_time
+    status = span.status
     base_data: Dict[str, Any] = {
         "ver": 2,
         "name": name[:MAX_NAME],
         "id": span_id,
         "resultCode": result_code[:MAX_NAME],
-        "duration": _duration(span),
-        "success": _is_ok(span),
+        "duration": format_duration(end - start if start and end else 0),
+        "success": status is None or status.status_code is not _ERROR,
         "properties": properties,
         "measurements": measurements,
         "type": dep_type[:MAX_NAME],
@@ -390,10 +420,7 @@ def _dependency_envelope(
         base_data["data"] = str(data)[:MAX_DATA]
     if target:
         base_data["target"] = target[:MAX_NAME]
-    return new_envelope(
-        "RemoteDependency", ikey, tags, span.start_time, "RemoteDependencyData", base_data,
-        sample_rate,
-    )
+    return _envelope(_DEPENDENCY, ikey, tags, start, "RemoteDependencyData", base_data, sample_rate)
 
 
 def _event_envelope(

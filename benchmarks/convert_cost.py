@@ -1,0 +1,100 @@
+"""Conversion CPU per exported item in a tight loop: real spans and log records -> envelopes.
+
+The Flask benchmark app (``web_apps/hello_flask.py``) serves ``--requests`` requests of the
+chosen route in-process with the whole pipeline on; the spans and log records its exporters
+were handed are kept, and then converted again and again exactly as ``export`` converts them
+(the exporter's ``envelopes()`` per item: conversion, request-context lookups, telemetry
+processors), with and without ``encode_item`` after it. Thread CPU time, min and median of
+``--rounds`` rounds, per exported envelope. This is the in-place figure of ``export_cost.py``
+without the cache misses and time slicing of a real export thread: use it to compare two
+versions of the conversion, and ``export_cost.py`` to see what a change is worth in place.
+
+    .venv/bin/python benchmarks/convert_cost.py [--route hello|realistic] [--requests 500] [--rounds 15]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from typing import Any, List
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--route", choices=("hello", "realistic"), default="realistic")
+    parser.add_argument("--requests", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=15)
+    args = parser.parse_args()
+
+    sys.path.insert(0, HERE)
+    from export_cost import _sink_items, _start_sink  # noqa: F401  (the same local sink)
+
+    sink_proc, sink = _start_sink()
+    try:
+        os.environ["BENCH_MODE"] = "ours"
+        os.environ["BENCH_CS"] = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=" + sink
+        os.environ["APPLICATIONINSIGHTS_LIVE_METRICS"] = "false"
+        sys.path.insert(0, os.path.join(HERE, "web_apps"))
+        import logging
+
+        logging.getLogger("bench").setLevel(logging.WARNING)
+        from ai_core import exporters
+
+        kept: List[Any] = []  # (exporter, item)
+        for cls in (exporters.AzureMonitorTraceExporter, exporters.AzureMonitorLogExporter):
+            original = cls.export
+
+            def export(self: Any, batch: Any, _original: Any = original) -> Any:
+                kept.extend((self, item) for item in batch)
+                return _original(self, batch)
+
+            cls.export = export  # type: ignore[method-assign]
+
+        from hello_flask import app  # noqa: E402  (configures ours)
+        from ai_core.configure import current
+        from ai_core.delivery.encode import encode_item
+
+        client = app.test_client()
+        path = "/" if args.route == "hello" else "/realistic"
+        for _ in range(args.requests):
+            client.get(path)
+        telemetry = current()
+        assert telemetry is not None
+        telemetry.force_flush(timeout_s=60)
+
+        def convert() -> int:
+            count = 0
+            for exporter, item in kept:
+                count += len(exporter.envelopes((item,)))
+            return count
+
+        def convert_encode() -> int:
+            count = 0
+            for exporter, item in kept:
+                for env in exporter.envelopes((item,)):
+                    encode_item(env)
+                    count += 1
+            return count
+
+        items = convert()
+        for name, work in (("convert", convert), ("convert+encode", convert_encode)):
+            work()  # warm
+            per_item = []
+            for _ in range(args.rounds):
+                start = time.thread_time()
+                work()
+                per_item.append((time.thread_time() - start) * 1e6 / items)
+            print("%s %s: %.2f us/item min, %.2f median (%d items, %d rounds)" % (
+                args.route, name, min(per_item), statistics.median(per_item), items, args.rounds), flush=True)
+    finally:
+        sink_proc.terminate()
+        sink_proc.wait()
+
+
+if __name__ == "__main__":
+    main()
