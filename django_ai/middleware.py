@@ -163,6 +163,9 @@ class _RequestSpan:
         response = None
         try:
             response = get_response(request)
+        except Exception as exc:  # Django answers 500 itself unless DEBUG_PROPAGATE_EXCEPTIONS is set
+            request.__dict__.setdefault(_EXCEPTION, exc)
+            raise
         finally:
             self._finish(request, response, span, tokens, attributes, began)
         return response
@@ -180,14 +183,22 @@ class _RequestSpan:
             tokens = (otel_context.attach(trace.set_span_in_context(span)), token)
             request.__dict__[_SPAN] = span
             if span.is_recording():
-                rules = self.rules
-                rules.annotate(span, client_ip=rules.client_ip(
-                    meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), meta.get("HTTP_FORWARDED")))
-                if self.traced_request_attrs:
-                    semconv.add_traced_request_attrs(span, request, self.traced_request_attrs)
-                semconv.add_custom_request_headers(span, request)
+                self._annotate_start(span, request, meta)
             return span, tokens, attributes
         return None
+
+    def _annotate_start(self, span: Any, request: Any, meta: Any) -> None:
+        """The request hook of the stock instrumentation, ours: the client IP, and what the
+        OpenTelemetry environment variables ask for. Its own guard: the span has started."""
+        with guarded("reading the Django request"):
+            from django_ai import semconv
+
+            rules = self.rules
+            rules.annotate(span, client_ip=rules.client_ip(
+                meta.get("REMOTE_ADDR"), meta.get("HTTP_X_FORWARDED_FOR"), meta.get("HTTP_FORWARDED")))
+            if self.traced_request_attrs:
+                semconv.add_traced_request_attrs(span, request, self.traced_request_attrs)
+            semconv.add_custom_request_headers(span, request)
 
     def _excluded(self, attributes: Any) -> bool:
         from ai_core.exclusion import path_from_attributes
@@ -217,10 +228,15 @@ class _RequestSpan:
                 streamed = getattr(response, "streaming", False) and self._end_after_body(span, response)
         with guarded("ending the Django request span"):
             if exception is not None and span.is_recording():
-                from opentelemetry.trace import Status, StatusCode
+                if response is None:  # it escaped Django too: the 500 rule writes the status code
+                    from ai_core.web.annotation import record_uncaught_exception
 
-                span.record_exception(exception)
-                span.set_status(Status(StatusCode.ERROR, "%s: %s" % (type(exception).__name__, exception)))
+                    record_uncaught_exception(span, exception)
+                else:  # as the stock middleware's use_span records the view's exception
+                    from opentelemetry.trace import Status, StatusCode
+
+                    span.record_exception(exception)
+                    span.set_status(Status(StatusCode.ERROR, "%s: %s" % (type(exception).__name__, exception)))
         for token in tokens:
             if token is not None:
                 with guarded("leaving the Django request's context"):

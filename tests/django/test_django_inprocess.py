@@ -151,6 +151,18 @@ def test_an_uncaught_exception_is_one_exception_item_and_a_failed_request(client
     assert exception.operation_id == request.operation_id
 
 
+def test_an_exception_django_propagates_is_still_one_exception_item_and_a_500(site: Any, ai_telemetry: Any) -> None:
+    from django.test import Client, override_settings
+
+    with override_settings(DEBUG_PROPAGATE_EXCEPTIONS=True), pytest.raises(RuntimeError, match="the teapot broke"):
+        Client().get("/fail/")  # no response at all: the exception reaches the server
+
+    (request,) = ai_telemetry.requests
+    (exception,) = ai_telemetry.exceptions
+    assert (request.name, request.result_code, request.success) == ("GET /fail/", "500", False)
+    assert exception.operation_id == request.operation_id
+
+
 def test_sql_inside_a_request_is_its_dependency(client: Any, ai_telemetry: Any) -> None:
     assert client.get("/items/1/").status_code == 200
 
