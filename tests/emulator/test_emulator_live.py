@@ -11,12 +11,12 @@ import gzip
 import json
 import time
 import zlib
-from typing import Any, Callable, Dict, Optional
+from typing import Any, Dict, Optional
 
 import pytest
 
 from ai_core.emulator import live, live_filter
-from emulator_fixtures import emulator, http  # noqa: F401  (fixtures are used by name)
+from emulator_fixtures import emulator, http, wait_until  # noqa: F401  (fixtures are used by name)
 
 IKEY = "00000000-0000-0000-0000-000000000000"
 QUERY = "?api-version=2024-04-01-preview&ikey=" + IKEY
@@ -97,17 +97,6 @@ def snapshot(emu, **query: Any) -> Dict[str, Any]:
     reply = http("GET", emu.url + "/api/live" + ("?" + qs if qs else ""))
     assert reply.status == 200, reply.body
     return reply.json()
-
-
-def wait_until(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("%s not met after %ss" % (what, timeout))
-        time.sleep(0.1)
 
 
 def subscribed(reply) -> bool:

@@ -31,6 +31,7 @@ pytest.importorskip("playwright")
 from playwright.sync_api import Page, expect  # noqa: E402
 
 from ai_core.emulator import Emulator  # noqa: E402
+from emulator_fixtures import wait_until  # noqa: E402
 
 IKEY = "00000000-0000-0000-0000-000000000000"
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -172,29 +173,18 @@ def live_emulator() -> Iterator[Tuple[Emulator, List[FakeLiveApp]]]:
                 a.join(5)
 
 
-def wait_for(condition: Any, timeout: float = 30.0, what: str = "condition") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("%s: not after %ss" % (what, timeout))
-        time.sleep(0.1)
-
-
 def feed_names(page: Page) -> List[str]:
     return page.get_by_test_id("live-document").locator("td.op-name").all_inner_texts()
 
 
 def test_live_tab_subscribes_charts_every_app_and_unsubscribes_when_left(live_emulator, page: Page, screenshot: Any) -> None:
     emu, apps = live_emulator
-    wait_for(lambda: len(emu.app.live.snapshot()["streams"]) == 3, what="three apps pinging")
+    wait_until(lambda: len(emu.app.live.snapshot()["streams"]) == 3, what="three apps pinging")
     assert not any(a.subscribed for a in apps)  # nobody watches yet: pings only
 
     page.goto(emu.url + "/#/live")
     expect(page.get_by_test_id("live-subscription")).to_have_text("Subscribed")
-    wait_for(lambda: all(a.posts >= 3 for a in apps), what="every app posting")
+    wait_until(lambda: all(a.posts >= 3 for a in apps), what="every app posting")
 
     # The servers table: one row per role and instance, each cell the app's last value.
     rows = page.get_by_test_id("live-server-row")
@@ -235,7 +225,7 @@ def test_live_tab_subscribes_charts_every_app_and_unsubscribes_when_left(live_em
     expect(page.get_by_test_id("live-document").filter(has_text="GET /stock shop/shop-2").first).to_be_visible()
     for _ in range(2):  # more posts arrive: still only the slow dependencies
         posts = [a.posts for a in apps]
-        wait_for(lambda: all(a.posts >= n + 2 for a, n in zip(apps, posts)), what="two more posts")
+        wait_until(lambda: all(a.posts >= n + 2 for a, n in zip(apps, posts)), what="two more posts")
         names = feed_names(page)
         assert names and all(n.startswith("GET /stock ") for n in names), names
     screenshot(page, "live-filtered")
@@ -244,7 +234,7 @@ def test_live_tab_subscribes_charts_every_app_and_unsubscribes_when_left(live_em
     page.get_by_test_id("live-filter").fill("requests where Success = false and role = inventory")
     page.get_by_test_id("live-filter").press("Enter")
     expect(page.get_by_test_id("live-document").filter(has_text="POST /checkout inventory/inv-1").first).to_be_visible()
-    wait_for(lambda: all(a.config.get("DocumentStreams") == [] for a in apps if a.role == "shop"), what="shop told to send nothing")
+    wait_until(lambda: all(a.config.get("DocumentStreams") == [] for a in apps if a.role == "shop"), what="shop told to send nothing")
     names = feed_names(page)
     assert names and set(names) == {"POST /checkout inventory/inv-1"}, names
 
@@ -256,7 +246,7 @@ def test_live_tab_subscribes_charts_every_app_and_unsubscribes_when_left(live_em
 
     # Leaving the tab: the heartbeat stops, the apps are told to ping again within seconds.
     page.get_by_test_id("nav-requests").click()
-    wait_for(lambda: not any(a.subscribed for a in apps), timeout=30, what="apps unsubscribed after leaving the tab")
+    wait_until(lambda: not any(a.subscribed for a in apps), timeout=30, what="apps unsubscribed after leaving the tab")
     assert emu.app.live.snapshot()["subscribed"] is False
 
 
@@ -286,11 +276,11 @@ def test_a_filter_it_cannot_read_says_why_and_changes_nothing(browser: Any) -> N
 def test_pause_unsubscribes_and_resume_subscribes_again(live_emulator, page: Page) -> None:
     emu, apps = live_emulator
     page.goto(emu.url + "/#/live")
-    wait_for(lambda: all(a.subscribed for a in apps), what="subscribed while the tab is open")
+    wait_until(lambda: all(a.subscribed for a in apps), what="subscribed while the tab is open")
     page.get_by_test_id("pause-toggle").click()  # the header's Pause: nothing is polled, nobody watches
-    wait_for(lambda: not any(a.subscribed for a in apps), what="unsubscribed while paused")
+    wait_until(lambda: not any(a.subscribed for a in apps), what="unsubscribed while paused")
     page.get_by_test_id("pause-toggle").click()
-    wait_for(lambda: all(a.subscribed for a in apps), what="subscribed again after Resume")
+    wait_until(lambda: all(a.subscribed for a in apps), what="subscribed again after Resume")
 
 
 def test_closing_the_page_unsubscribes(live_emulator, browser: Any) -> None:
@@ -298,9 +288,9 @@ def test_closing_the_page_unsubscribes(live_emulator, browser: Any) -> None:
     context = browser.new_context()
     page = context.new_page()
     page.goto(emu.url + "/#/live")
-    wait_for(lambda: all(a.subscribed for a in apps), what="subscribed while the tab is open")
+    wait_until(lambda: all(a.subscribed for a in apps), what="subscribed while the tab is open")
     context.close()
-    wait_for(lambda: not any(a.subscribed for a in apps), what="unsubscribed after the page closed")
+    wait_until(lambda: not any(a.subscribed for a in apps), what="unsubscribed after the page closed")
 
 
 def test_an_empty_live_tab_says_how_to_stream(page: Page) -> None:
@@ -386,7 +376,7 @@ def test_a_real_apps_requests_add_up_on_the_live_charts(page: Page, screenshot: 
             get("/warm-up")  # the Live Metrics thread starts with the first request
             page.goto(emu.url + "/#/live")
             expect(page.get_by_test_id("live-server-row").filter(has_text="live-1")).to_have_count(1, timeout=30000)
-            [stream] = wait_for(lambda: [s for s in emu.app.live.snapshot()["streams"] if s["state"] == "posting"],
+            [stream] = wait_until(lambda: [s for s in emu.app.live.snapshot()["streams"] if s["state"] == "posting"],
                                 what="the app posting once the Live tab is open")
             # A chart of our own: the app counts its failed requests every second.
             page.get_by_test_id("live-charts-input").fill("count of requests where Success = false")
@@ -394,7 +384,7 @@ def test_a_real_apps_requests_add_up_on_the_live_charts(page: Page, screenshot: 
             own = page.locator("[data-testid=live-chart-card][data-own='1']")
             expect(own).to_have_count(1)
             chart_id = own.get_attribute("data-metric")
-            wait_for(lambda: any(chart_id in p["metrics"] for p in emu.app.live.snapshot()["streams"][0]["points"]),
+            wait_until(lambda: any(chart_id in p["metrics"] for p in emu.app.live.snapshot()["streams"][0]["points"]),
                      what="the app computing the chart")
             failures = 0
             for i in range(30):  # about 3 seconds of traffic, a fifth of it failing
@@ -406,7 +396,7 @@ def test_a_real_apps_requests_add_up_on_the_live_charts(page: Page, screenshot: 
             req_card = page.locator("[data-testid=live-chart-card][data-metric='\\\\ApplicationInsights\\\\Requests/Sec']")
             failed_card = page.locator("[data-testid=live-chart-card][data-metric='\\\\ApplicationInsights\\\\Requests Failed/Sec']")
             # Two more points on the chart after the last request, then add it up.
-            wait_for(lambda: sum(1 for t, _ in series_points(req_card, label) if t > done) >= 2,
+            wait_until(lambda: sum(1 for t, _ in series_points(req_card, label) if t > done) >= 2,
                      what="points after the traffic")
             total, failed = counted(series_points(req_card, label)), counted(series_points(failed_card, label))
             assert abs(total - 30) <= 3, total
@@ -470,7 +460,7 @@ def test_the_demos_apps_stream_to_the_live_tab(tmp_path: Any, page: Page, screen
         done = time.time()
         label = "storefront · %s" % instance
         req_card = page.locator("[data-testid=live-chart-card][data-metric='\\\\ApplicationInsights\\\\Requests/Sec']")
-        wait_for(lambda: sum(1 for t, _ in series_points(req_card, label) if t > done) >= 2, what="points after the traffic")
+        wait_until(lambda: sum(1 for t, _ in series_points(req_card, label) if t > done) >= 2, what="points after the traffic")
         total = counted([p for p in series_points(req_card, label) if p[0] > started - 1.5])
         assert abs(total - 21) <= 3, total
         # The default stream: the failed checkout is in the feed, with its 502.

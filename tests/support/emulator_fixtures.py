@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import gzip
 import json
+import time
 import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional
 
 import pytest
 
@@ -38,6 +39,18 @@ def golden_envelopes(name: str = "traces") -> List[Dict[str, Any]]:
                     out.append(case["envelope"])
                 out.extend(case.get("extra_envelopes") or [])
     return out
+
+
+def wait_until(condition: Callable[[], Any], timeout: float = 30.0, what: str = "condition") -> Any:
+    """``condition()``'s first true value, asked every 0.1 s; AssertionError after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("%s not met after %ss" % (what, timeout))
+        time.sleep(0.1)
 
 
 class Reply:
