@@ -199,6 +199,14 @@ def test_a_batch_of_only_lone_surrogates_is_a_400(emulator):
     assert post_track(emulator.url, TRACES[:1]).status == 200  # still answering
 
 
+def test_the_control_api_answers_a_lone_surrogate_with_400(emulator):
+    reply = http("POST", emulator.url + "/api/faults", b'{"status": 503, "message": "x\\ud800"}',
+                 {"Content-Type": "application/json"})
+    assert reply.status == 400, reply.body[:300]
+    assert "lone surrogate" in reply.json()["error"]
+    assert post_track(emulator.url, TRACES[:1]).status == 200  # no fault was added
+
+
 # -- DNS rebinding: only loopback Host names ----------------------------------------------------
 
 @pytest.mark.parametrize("host", ["evil.example", "evil.example:{port}", "127.0.0.1.nip.io:{port}",

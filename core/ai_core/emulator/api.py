@@ -63,7 +63,7 @@ def _bool(query: Query, key: str) -> Optional[bool]:
 
 def _json_body(body: bytes) -> Any:
     try:
-        return ingest.loads(body.decode("utf-8") or "null")
+        return ingest.loads_unicode(body.decode("utf-8") or "null")
     except (UnicodeDecodeError, ValueError) as exc:
         raise ApiError(400, "body is not valid JSON: %s" % exc) from None
 

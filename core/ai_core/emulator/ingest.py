@@ -58,6 +58,18 @@ def not_unicode(text: str) -> Optional[str]:
     return None
 
 
+def loads_unicode(text: str) -> object:
+    """:func:`loads` for a body read as a whole (a Live Metrics post, the control API): also
+    ``ValueError`` when a string in it holds a lone surrogate, which could be neither kept nor
+    answered as UTF-8."""
+    value = loads(text)
+    # ``text`` came from UTF-8: only a "\\u" escape can have put a surrogate in ``value``.
+    error = not_unicode(_dumps(value, ensure_ascii=False)) if "\\u" in text else None
+    if error is not None:
+        raise ValueError(error)
+    return value
+
+
 def _inflate(body: bytes, wbits: int, limit: int) -> bytes:
     """Inflate ``body`` (every gzip member when ``wbits`` says gzip) in steps, stopping as soon
     as the output would exceed ``limit``."""
