@@ -8,7 +8,7 @@ URL, query string included, and does not stop its duration metric; it ends the s
 streamed body is sent. This middleware starts and ends the same span with the contrib
 helpers the stock one is built on (``opentelemetry.instrumentation.wsgi``/``asgi``
 ``collect_request_attributes``, their status rules, trace context extracted from the
-request's headers), under the stock instrumentation's scope name (the envelope mapping reads
+request's headers; see ``django_ai.semconv``), under the stock instrumentation's scope name (the envelope mapping reads
 it: ``_MS.ProcessedByMetricExtractors``), and records the same ``http.server.duration``
 histogram, so envelopes and ``requests/duration`` are what they were (README, "Django").
 
@@ -215,17 +215,22 @@ class _RequestSpan:
         exception = request.__dict__.pop(_EXCEPTION, None)
         request.__dict__.pop(_SPAN, None)
         streamed = False
-        with guarded("reading the Django response"):
-            if response is not None:
+        if response is not None:
+            metric_attributes = None
+            with guarded("reading the Django response's status"):
                 from django_ai import semconv
 
                 metric_attributes = semconv.add_status(span, request, response, self.mode)
                 propagator = _response_propagator()
                 if propagator is not None:  # a traceresponse header, when the app set one up
                     propagator.inject(response)
+            with guarded("reading the Django response"):
                 self._annotate(span, request, response)
-                self.durations.add(default_timer() - began, metric_attributes)
-                streamed = getattr(response, "streaming", False) and self._end_after_body(span, response)
+            if metric_attributes is not None:
+                with guarded("recording the Django request's duration"):
+                    self.durations.add(default_timer() - began, metric_attributes)
+            with guarded("waiting for the streamed body"):
+                streamed = bool(getattr(response, "streaming", False)) and self._end_after_body(span, response)
         with guarded("ending the Django request span"):
             if exception is not None and span.is_recording():
                 if response is None:  # it escaped Django too: the 500 rule writes the status code

@@ -1,9 +1,9 @@
 """A Django request in OpenTelemetry's HTTP semantic conventions, as the stock instrumentation
 writes it: the same contrib helpers, called once each.
 
-The attributes come from ``opentelemetry.instrumentation.wsgi.collect_request_attributes``
-(``request.META``) or its ASGI twin (``request.scope``) in the mode
-``OTEL_SEMCONV_STABILITY_OPT_IN`` selects; the status code and span status from the same
+The attributes are ``opentelemetry.instrumentation.wsgi.collect_request_attributes``'s
+(``request.META``; built directly in the default conventions, key for key) or its ASGI twin's
+(``request.scope``) in the mode ``OTEL_SEMCONV_STABILITY_OPT_IN`` selects; the status code and span status from the same
 helpers the stock middleware calls; the span is SERVER with the trace context extracted from
 the request's headers (``traceparent``), or INTERNAL inside a span that already runs.
 ``OTEL_PYTHON_DJANGO_TRACED_REQUEST_ATTRS`` and the ``OTEL_INSTRUMENTATION_HTTP_CAPTURE_HEADERS_*``
