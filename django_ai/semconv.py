@@ -28,6 +28,7 @@ _DEFAULT_MODE = _StabilityMode.DEFAULT
 # records a dozen; the view, ai_core.autocollected_metrics, would drop the rest per request).
 _OLD_METRIC_KEYS = ("http.status_code",)
 _NEW_METRIC_KEYS = ("http.response.status_code",)
+_METRIC_ATTRIBUTES: Dict[Tuple[Any, Any], Tuple[Dict[str, Any], Dict[str, Any]]] = {}
 
 _ASGI_REQUEST: list = []  # django.core.handlers.asgi.ASGIRequest, imported on first use
 _CAPTURE: list = []  # (request header patterns, response header patterns, sanitized fields)
@@ -190,7 +191,7 @@ def _add_custom_response_headers(span: Any, request: Any, response: Any) -> None
 def add_status(span: Any, request: Any, response: Any, mode: Any) -> Tuple[Dict[str, Any], Dict[str, Any]]:
     """The response's status code and span status; returns the duration metrics' attributes
     (old, new conventions): the status code, all ``requests/duration`` keeps of them
-    (``ai_core.autocollected_metrics``)."""
+    (``ai_core.autocollected_metrics``), one shared pair per status code: never mutated."""
     from opentelemetry.instrumentation._semconv import _set_status
 
     metric: Dict[str, Any] = {}
@@ -202,9 +203,14 @@ def add_status(span: Any, request: Any, response: Any, mode: Any) -> Tuple[Dict[
     # What add_response_attributes (WSGI) and set_status_code (ASGI) both do.
     _set_status(span, metric, number, str(code), server_span=True, sem_conv_opt_in_mode=mode)
     _add_custom_response_headers(span, request, response)
-    old = {key: metric[key] for key in _OLD_METRIC_KEYS if key in metric}
-    new = {key: metric[key] for key in _NEW_METRIC_KEYS if key in metric}
-    return old, new
+    key = (metric.get(_OLD_METRIC_KEYS[0]), metric.get(_NEW_METRIC_KEYS[0]))
+    shared = _METRIC_ATTRIBUTES.get(key)
+    if shared is None:  # one pair per status code, shared by the queued durations (memory)
+        shared = ({k: metric[k] for k in _OLD_METRIC_KEYS if k in metric},
+                  {k: metric[k] for k in _NEW_METRIC_KEYS if k in metric})
+        if len(_METRIC_ATTRIBUTES) < 1024:
+            _METRIC_ATTRIBUTES[key] = shared
+    return shared
 
 
 _DURATIONS: Dict[int, Tuple[Any, "RequestDurations"]] = {}
@@ -235,7 +241,7 @@ class RequestDurations:
     no collection drains it (metrics export switched off), the request records directly.
     """
 
-    MAX_QUEUED = 100_000
+    MAX_QUEUED = 50_000  # ~110 bytes each (the attribute dicts are shared): ~5 MB at most
 
     def __init__(self, meter_provider: Any, version: str, schema_url: str, old: bool, new: bool) -> None:
         from opentelemetry.metrics import get_meter
