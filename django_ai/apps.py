@@ -22,6 +22,7 @@ from django_ai.options import SETTING
 logger = logging.getLogger("ai_core")
 
 _MIDDLEWARE = "django_ai.middleware.ApplicationInsightsMiddleware"
+_STOCK_MIDDLEWARE = "opentelemetry.instrumentation.django.middleware.otel_middleware._DjangoMiddleware"
 
 
 class DjangoAIConfig(AppConfig):
@@ -78,8 +79,14 @@ def _instrument(web: Any, settings: Any) -> None:
     re-used process) adds nothing."""
     from django_ai.middleware import use_rules
 
-    use_rules(web)
     middleware = list(settings.MIDDLEWARE)
+    if _STOCK_MIDDLEWARE in middleware:
+        # Two request middlewares would make each request a server span and an in-process one.
+        logger.warning(
+            "Django is already instrumented by DjangoInstrumentor: django_ai leaves its requests to it "
+            "(remove that instrumentation to get route names, users, client IPs and exclusions).")
+        return
+    use_rules(web)
     if _MIDDLEWARE not in middleware:
         settings.MIDDLEWARE = [_MIDDLEWARE] + middleware
 

@@ -110,6 +110,18 @@ def test_django_test_client_in_a_users_suite_exits_promptly_and_delivers(emu: Em
     assert _names(emu) == ["GET /items/<int:pk>/", "GET /orders/"]  # delivered at exit
 
 
+def test_a_project_instrumented_with_djangoinstrumentor_too_sends_each_request_once(emu: Emulator, tmp_path: Path) -> None:
+    env = site_env(tmp_path / "site.db", emu.connection_string, tmp_path / "storage")
+    migrate(env)
+    script = "from opentelemetry.instrumentation.django import DjangoInstrumentor\nDjangoInstrumentor().instrument()\n"
+    out = subprocess.run([sys.executable, "-c", script + TEST_CLIENT], cwd=SITE, env=env, capture_output=True,
+                         text=True, timeout=60)
+    assert out.returncode == 0, out.stderr
+    assert len(emu.items(type="request", limit=100)) == 2  # not a second, in-process span per request
+    assert emu.items(type="dependency", q="InProc") == []
+    assert "already instrumented by DjangoInstrumentor" in out.stderr
+
+
 def test_a_bad_setting_is_a_system_check_error_and_stops_a_server(tmp_path: Path) -> None:
     env = site_env(tmp_path / "site.db", None, tmp_path / "storage", SAMPLING_RATIO=2)
     env["TESTSITE_CONNECTION_STRING"] = "InstrumentationKey=00000000-0000-0000-0000-000000000000"
