@@ -5,11 +5,11 @@ failure and no child dependencies: children of a dropped local parent are droppe
 sampler. ``excluded_urls`` are regexes searched in the URL *path* only (never the query
 string, which would let a client opt itself out with ``?health``).
 
-Two ways to reach the sampler, because route names belong to an app, not to the process:
-an adapter that wraps its app (Flask, FastAPI: several apps may share a process, each with
-its own endpoint table) asks :meth:`Exclusion.excludes` with the route names it matched and
-runs an excluded request inside :func:`excluded_request`; an adapter with one URL table per
-process (Django) registers a route resolver the sampler calls with the path.
+Route names belong to an app, not to the process: every adapter (Django, Flask, FastAPI;
+several apps may share a process, each with its own route table) asks
+:meth:`Exclusion.excludes` with the route names it matched and runs an excluded request inside
+:func:`excluded_request`. The process's own rules (``configure(excluded_urls=...)`` with no
+adapter) reach the sampler through :meth:`Exclusion.excludes_span_start`.
 
 An adapter serving an excluded request inside :func:`excluded_request` must call the app
 *without* the stock WSGI/ASGI middleware: that middleware starts the server span in the
@@ -21,7 +21,7 @@ current context and are dropped.
 from __future__ import annotations
 
 from contextlib import contextmanager
-from typing import Any, Callable, Iterable, Iterator, Mapping, Optional, Pattern, Sequence, Tuple
+from typing import Any, Iterable, Iterator, Mapping, Optional, Pattern, Sequence, Tuple
 
 from opentelemetry import context as otel_context
 
@@ -41,10 +41,6 @@ def excluded_request() -> Iterator[None]:
 def is_excluded_context(context: Optional[Any] = None) -> bool:
     """True inside :func:`excluded_request` (``context`` None: the current one)."""
     return otel_context.get_value(_EXCLUDED, context) is True
-
-# Adapters that can name a route before the framework runs (Django URL names, Flask
-# endpoints, FastAPI route names) register a resolver: path -> the names that path has.
-RouteResolver = Callable[[str], Iterable[str]]
 
 
 def path_from_attributes(attributes: Optional[Mapping[str, Any]]) -> Optional[str]:
@@ -75,25 +71,13 @@ class Exclusion:
     ) -> None:
         self._urls: Tuple[Pattern[str], ...] = tuple(urls)
         self._routes = frozenset(routes)
-        self._resolvers: Tuple[RouteResolver, ...] = ()
-        self._apps: Tuple["Exclusion", ...] = ()
 
     def __bool__(self) -> bool:
-        return bool(self._urls or self._routes or self._apps)
-
-    def add_route_resolver(self, resolver: RouteResolver) -> None:
-        if resolver not in self._resolvers:
-            self._resolvers += (resolver,)
-
-    def add_app(self, app: "Exclusion") -> None:
-        """Let the sampler apply an app's own rules too (for an app with one URL table per
-        process, whose requests start their spans before the adapter could decide: Django)."""
-        if not any(known is app for known in self._apps):
-            self._apps += (app,)
+        return bool(self._urls or self._routes)
 
     def excludes(self, path: Optional[str], route_names: Iterable[str] = ()) -> bool:
         """Whether a request is excluded, given its path and the route names the app matched
-        (Flask endpoint, FastAPI route name or template): no registered resolver is asked."""
+        (Django URL name, Flask endpoint, FastAPI route name or template)."""
         if path is not None:
             for pattern in self._urls:
                 if pattern.search(path):
@@ -102,24 +86,9 @@ class Exclusion:
                 return True
         return bool(self._routes) and not self._routes.isdisjoint(route_names)
 
-    def excludes_path(self, path: Optional[str]) -> bool:
-        """Whether a request with this path is excluded, route names found by the resolvers."""
-        if path is None:
-            return False
-        if self.excludes(path):
-            return True
-        if self._routes:
-            for resolver in self._resolvers:
-                try:
-                    names = resolver(path)
-                except Exception:
-                    continue
-                if names and not self._routes.isdisjoint(names):
-                    return True
-        return any(app.excludes_path(path) for app in self._apps)
-
     def excludes_span_start(self, attributes: Optional[Mapping[str, Any]], name: str = "") -> bool:
         """The sampler's hook: only spans that describe an incoming HTTP request match."""
         if not self:
             return False
-        return self.excludes_path(path_from_attributes(attributes))
+        path = path_from_attributes(attributes)
+        return path is not None and self.excludes(path)

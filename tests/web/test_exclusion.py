@@ -76,15 +76,6 @@ def test_two_apps_in_one_process_exclude_by_their_own_route_tables(tracing):
     assert len(servers) == 1  # only app B's request was kept
 
 
-def test_a_process_wide_resolver_lets_the_sampler_exclude_by_route_name(tracing):
-    tracer, exporter, exclusion = tracing
-    exclusion.add_route_resolver(lambda path: ["shop.status"] if path == "/ping" else [])
-    _serve(tracer, "/ping")
-    _serve(tracer, "/pong")
-    paths = [s.attributes["url.path"] for s in exporter.get_finished_spans() if s.kind is SpanKind.SERVER]
-    assert paths == ["/pong"]
-
-
 def test_the_query_string_never_decides(tracing):
     tracer, exporter, _ = tracing
     _serve(tracer, "/health?verbose=1", key="http.target")  # the path is /health: excluded

@@ -20,7 +20,7 @@ from ai_core.telemetry import STOP_TIMEOUT_S, Telemetry
 from ai_core.web.annotation import annotate_request
 from ai_core.web.browser import inject_loader, is_injectable, loader_snippet
 from ai_core.web.client_ip import client_ip
-from ai_core.exclusion import Exclusion, RouteResolver
+from ai_core.exclusion import Exclusion
 from ai_core.web.user import UserReader, UserResolver
 
 # Options that belong to an app, not to the process: two Flask apps in one process may name
@@ -93,15 +93,6 @@ class AppRequestRules:
         on the names the app matched). Run an excluded request inside
         :func:`ai_core.web.excluded_request`."""
         return self._exclusion.excludes(path, route_names)
-
-    def exclude_at_span_start(self, resolver: Optional[RouteResolver] = None) -> None:
-        """For frameworks whose request span starts before the adapter sees the request
-        (Django): the sampler applies this app's exclusions itself, with ``resolver``
-        (``path -> route names``) for ``excluded_routes``."""
-        if resolver is not None:
-            self._exclusion.add_route_resolver(resolver)
-        if self.telemetry.exclusion is not None and self._exclusion:
-            self.telemetry.exclusion.add_app(self._exclusion)
 
     def client_ip(
         self, peer: Optional[str], forwarded_for: Any = None, forwarded: Any = None,
