@@ -22,15 +22,22 @@ SITE = Path(__file__).resolve().parent / "testsite"
 
 @pytest.fixture(scope="module")
 def site() -> Iterator[Any]:
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "testsite.settings")
-    if os.environ["DJANGO_SETTINGS_MODULE"] != "testsite.settings":
+    previous = os.environ.get("DJANGO_SETTINGS_MODULE")
+    if previous not in (None, "testsite.settings"):
         pytest.skip("Django is set up with other settings in this process")
     sys.path.insert(0, str(SITE))
     try:
         import django
         from django.core.management import call_command
 
-        django.setup()
+        # Only while Django reads it: subprocesses that later tests start inherit this
+        # environment (a Celery worker or the doctor would load testsite.settings too).
+        os.environ["DJANGO_SETTINGS_MODULE"] = "testsite.settings"
+        try:
+            django.setup()
+        finally:
+            if previous is None:
+                del os.environ["DJANGO_SETTINGS_MODULE"]
         call_command("migrate", run_syncdb=True, verbosity=0)
         from django.contrib.auth.models import User
         from shop.models import Item

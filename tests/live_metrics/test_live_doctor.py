@@ -12,7 +12,10 @@ KEY = "InstrumentationKey=00000000-0000-0000-0000-0000000000aa"
 
 
 def doctor(cs: str, tmp_path: Path) -> str:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("APPLICATIONINSIGHTS_", "OTEL_"))}
+    # Only the connection string given on the command line: no settings module or app another
+    # test left in this process's environment.
+    env = {k: v for k, v in os.environ.items()
+           if not k.startswith(("APPLICATIONINSIGHTS_", "OTEL_")) and k not in ("DJANGO_SETTINGS_MODULE", "FLASK_APP")}
     env["TMPDIR"] = str(tmp_path)
     done = subprocess.run([sys.executable, "-m", "ai_core", "doctor", "--no-send", "--connection-string", cs],
                           cwd=str(ROOT), env=env, capture_output=True, text=True, timeout=60)
