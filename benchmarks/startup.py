@@ -108,7 +108,22 @@ def main() -> int:
             print("| %s | %s | %.3f | %.3f | %s | %.1f | %d | %s |" % (
                 framework, mode, min(t), median, "" if mode == "plain" else "%.3f" % (median - plain),
                 statistics.median(rss[(framework, mode)]) / 1024, modules[(framework, mode)], ratio))
+    print()
+    for framework in frameworks:
+        plain = statistics.median(times[(framework, "plain")])
+        official = statistics.median(times[(framework, "official")])
+        share = (statistics.median(times[(framework, "ours")]) - plain) / official
+        idle_mb = statistics.median(rss[(framework, "ours")]) / 1024
+        print("verdict %s start-up: telemetry share %.2f of the official distro's process (target <= %.2f) -> %s; "
+              "idle RSS %.1f MB (target <= %d) -> %s" % (
+                  framework, share, TARGET_SHARE, "met" if share <= TARGET_SHARE else "NOT met",
+                  idle_mb, TARGET_RSS_MB, "met" if idle_mb <= TARGET_RSS_MB else "NOT met"))
     return 0
+
+
+# Issue 20: start-up and idle memory no worse than they were (ours' median minus plain's, against
+# the official distro's whole process; the idle process's VmRSS).
+TARGET_SHARE, TARGET_RSS_MB = 0.25, 53
 
 
 if __name__ == "__main__":

@@ -11,6 +11,8 @@ minutes apart measures the drift.
 Telemetry goes to a local sink (``sink.py``) that counts Request envelopes: a mode whose
 count is under 90% of the requests served is reported invalid, not fast. The server is
 stopped gracefully after each load, so a mode that loses its last batch at stop shows it.
+The report ends with one verdict line per framework and route against issue 20's target (ours
+>= 1.00x the floor in the median of the per-round ratios, no round under 0.90).
 
     benchmarks/.venv/bin/python benchmarks/web.py [--duration 10] [--rounds 3] [--frameworks django,flask,fastapi]
 """
@@ -205,10 +207,15 @@ def _median(rows: List[Dict[str, object]], key: str) -> Optional[float]:
     return statistics.median(values) if values else None
 
 
+def round_ratios(ours: List[Dict[str, object]], other: List[Dict[str, object]]) -> List[float]:
+    """ours/other req/s for each round both ran in, sorted."""
+    by_round = {r["round"]: float(r["rps"]) for r in other if r.get("rps")}
+    return sorted(float(r["rps"]) / by_round[r["round"]] for r in ours if r["round"] in by_round)
+
+
 def paired_ratio(ours: List[Dict[str, object]], other: List[Dict[str, object]]) -> str:
     """Median of ours/other req/s over the rounds both ran in, with the range of those ratios."""
-    by_round = {r["round"]: float(r["rps"]) for r in other if r.get("rps")}
-    ratios = sorted(float(r["rps"]) / by_round[r["round"]] for r in ours if r["round"] in by_round)
+    ratios = round_ratios(ours, other)
     if not ratios:
         return ""
     if len(ratios) == 1:
@@ -242,7 +249,33 @@ def report(results: Dict[Tuple[str, str, str], List[Dict[str, object]]], unavail
                     framework, route, mode, ("%.0f" % rps) if valid else "invalid (%.0f)" % rps,
                     _median(rows, "p50"), _median(rows, "p99"), _median(rows, "cpu_per_1000"),
                     "" if delivered is None else "%.0f%%" % (100 * delivered), ratio_floor, ratio_official))
+    lines.append("")
+    lines.extend(verdicts(results, args))
     return "\n".join(lines)
+
+
+# Issue 20's target: ours >= 1.00x the floor (median of the per-round ratios), no round under 0.90.
+TARGET_MEDIAN, TARGET_WORST = 1.00, 0.90
+
+
+def verdicts(results: Dict[Tuple[str, str, str], List[Dict[str, object]]], args: argparse.Namespace) -> List[str]:
+    """One line per framework and route: is ours at the floor's throughput, every request delivered?"""
+    out = []
+    for framework in args.frameworks.split(","):
+        for route in args.routes.split(","):
+            ours = results.get((framework, route, "ours"), [])
+            ratios = round_ratios(ours, results.get((framework, route, "floor"), []))
+            delivered = _median(ours, "delivered")
+            if not ratios:
+                out.append("verdict %s %s: not measured" % (framework, route))
+                continue
+            median = statistics.median(ratios)
+            met = median >= TARGET_MEDIAN and ratios[0] >= TARGET_WORST and (delivered or 0) >= 0.9
+            out.append("verdict %s %s: ours/floor %.2f, worst round %.2f, delivered %.0f%% -> %s "
+                       "(target >= %.2f, worst >= %.2f)" % (
+                           framework, route, median, ratios[0], 100 * (delivered or 0), "met" if met else "NOT met",
+                           TARGET_MEDIAN, TARGET_WORST))
+    return out
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 """How each benchmark mode switches telemetry on, shared by the hello-world apps.
 
-``BENCH_MODE``: ``plain`` (nothing), ``floor`` (the stock OpenTelemetry instrumentation with a
-do-nothing exporter: the cost of the instrumentation itself), ``official`` (Microsoft's
+``BENCH_MODE``: ``plain`` (nothing), ``floor`` (the stock OpenTelemetry instrumentations of the
+framework, sqlite3 and urllib, and the logging bridge, with do-nothing exporters: the cost of the
+instrumentation itself, the same set for every framework), ``official`` (Microsoft's
 azure-monitor-opentelemetry distro at 100% sampling), ``ours`` (this project's adapter).
 ``BENCH_CS`` is the connection string of the local sink.
 """
@@ -16,7 +17,20 @@ CS = os.environ.get("BENCH_CS", "")
 
 
 def floor_provider() -> Any:
+    """The floor's tracer provider, and the OpenTelemetry logging bridge, both exporting nothing.
+
+    Every framework's floor calls this, so all three pay the same: spans and log records go
+    through the SDK's batch processors to exporters that drop them, and the logging bridge's
+    handler sits on the root logger as the product's does (the realistic route logs a warning).
+    The caller adds its framework, sqlite3 and urllib instrumentations on the returned provider.
+    """
+    import logging
+
     from opentelemetry import trace
+    from opentelemetry._logs import set_logger_provider
+    from opentelemetry.instrumentation.logging.handler import LoggingHandler
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, LogRecordExportResult
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
@@ -24,9 +38,23 @@ def floor_provider() -> Any:
         def export(self, spans: Any) -> SpanExportResult:
             return SpanExportResult.SUCCESS
 
+    class NoLogs(LogRecordExporter):
+        def export(self, batch: Any) -> LogRecordExportResult:
+            return LogRecordExportResult.SUCCESS
+
+        def shutdown(self) -> None:
+            pass
+
+        def force_flush(self, timeout_millis: int = 30000) -> bool:
+            return True
+
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(Nothing()))
     trace.set_tracer_provider(provider)
+    logger_provider = LoggerProvider()
+    logger_provider.add_log_record_processor(BatchLogRecordProcessor(NoLogs()))
+    set_logger_provider(logger_provider)
+    logging.getLogger().addHandler(LoggingHandler(logger_provider=logger_provider))
     return provider
 
 
