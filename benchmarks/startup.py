@@ -4,7 +4,7 @@ Each run is a whole fresh process (``python -c``), timed from spawn to exit: int
 framework, telemetry imports, ``configure`` and the app's own import (for FastAPI also the
 ASGI lifespan start-up, where our middleware configures). The official distro runs with its
 cloud-metadata resource detectors, statsbeat and live metrics off, so it is not timed on
-network waits. Modes are interleaved run by run; min and median of the runs are reported,
+network waits; telemetry goes to a local sink (``sink.py``). Modes are interleaved run by run; min and median of the runs are reported,
 with the resident memory (VmRSS) of the configured process once it is idle.
 
     benchmarks/.venv/bin/python benchmarks/startup.py [--runs 7] [--frameworks flask,fastapi,django]
@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from typing import Dict, List, Tuple
 HERE = Path(__file__).resolve().parent
 APPS = HERE / "web_apps"
 MODES = ("plain", "official", "ours")
-CS = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=http://127.0.0.1:9"
+CS = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=%s"
 
 CHILD = r"""
 import sys
@@ -61,12 +62,12 @@ print(json.dumps({"rss_kb": rss, "modules": len(sys.modules)}))
 """
 
 
-def run_once(framework: str, mode: str) -> Tuple[float, Dict[str, int]]:
+def run_once(framework: str, mode: str, sink: str) -> Tuple[float, Dict[str, int]]:
     # Bytecode caches on, as after a pip install (which compiles every module): an editable
     # install under PYTHONDONTWRITEBYTECODE would compile our sources on every start.
     env = {k: v for k, v in os.environ.items()
            if not k.startswith(("APPLICATIONINSIGHTS_", "OTEL_")) and k != "PYTHONDONTWRITEBYTECODE"}
-    env.update(BENCH_MODE=mode, BENCH_CS=CS)
+    env.update(BENCH_MODE=mode, BENCH_CS=CS % sink)
     code = CHILD % {"apps": str(APPS), "framework": framework}
     started = time.perf_counter()
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120)
@@ -85,15 +86,28 @@ def main() -> int:
     times: Dict[Tuple[str, str], List[float]] = {}
     rss: Dict[Tuple[str, str], List[int]] = {}
     modules: Dict[Tuple[str, str], int] = {}
-    for framework in frameworks:
-        for mode in MODES:
-            run_once(framework, mode)  # warm the file cache and write the .pyc files
-        for _ in range(args.runs):
+    # A live local endpoint (sink.py): a process that flushes at exit (our FastAPI middleware
+    # stops the pipeline at the lifespan's end) is then not timed on retries against a closed port.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    sink_proc = subprocess.Popen([sys.executable, str(HERE / "sink.py"), "--port", str(port)],
+                                 stdout=subprocess.PIPE, text=True)
+    try:
+        sink_proc.stdout.readline()  # "sink listening"
+        sink = "http://127.0.0.1:%d" % port
+        for framework in frameworks:
             for mode in MODES:
-                elapsed, info = run_once(framework, mode)
-                times.setdefault((framework, mode), []).append(elapsed)
-                rss.setdefault((framework, mode), []).append(info["rss_kb"])
-                modules[(framework, mode)] = info["modules"]
+                run_once(framework, mode, sink)  # warm the file cache and write the .pyc files
+            for _ in range(args.runs):
+                for mode in MODES:
+                    elapsed, info = run_once(framework, mode, sink)
+                    times.setdefault((framework, mode), []).append(elapsed)
+                    rss.setdefault((framework, mode), []).append(info["rss_kb"])
+                    modules[(framework, mode)] = info["modules"]
+    finally:
+        sink_proc.terminate()
+        sink_proc.wait()
 
     print("startup: whole process (spawn to exit), %d interleaved runs per mode" % args.runs)
     print("| framework | mode | min s | median s | telemetry s (median - plain) | idle RSS MB | modules | ours/official (whole process) |")
