@@ -58,8 +58,10 @@ def _start(settings: Any) -> None:
     from django_ai.hooks import django_user_id
     from django_ai.logs import export_django_request_records_once
 
-    # First: in a Celery worker, the pipeline takes the worker's role (README, "Celery").
-    instrument_project_celery(getattr(settings, SETTING, None) or {}, project_name(settings))
+    # First: in a Celery worker, the pipeline takes the worker's role; celery beat sets up
+    # nothing unless RECORD_BEAT asks (README, "Celery").
+    if instrument_project_celery(getattr(settings, SETTING, None) or {}, project_name(settings)):
+        return
     web = setup_web(
         django_options.options_from_settings(getattr(settings, SETTING, None) or {}),
         django_options.label,

@@ -217,6 +217,7 @@ def _build(opts: Options, role_default: Optional[str] = None, role_name: Optiona
         worker=worker,
         sender=sender,
         role=role,
+        role_holders=(trace_exporter, log_exporter, metric_exporter),
     )
     telemetry.install_exit_hooks()
     meter_provider.arm()

@@ -51,7 +51,7 @@ SUPPORTED_INSTRUMENTATIONS: Tuple[str, ...] = (
 
 APP_OPTIONS: Tuple[str, ...] = (
     "role_name", "excluded_urls", "excluded_routes", "user_id", "trusted_proxies", "browser_sdk_loader",
-    "excluded_tasks",
+    "excluded_tasks", "record_beat",
 )
 """Options of one app (a web app, a Celery app), not of the process: two apps may set them
 differently and still share one pipeline."""
@@ -93,6 +93,7 @@ class Options:
     live_metrics: Optional[bool] = None  # None: on where the connection string implies a live endpoint
     performance_counters: bool = True  # process/machine load, request and exception rates (ai_core.performance_counters)
     excluded_tasks: Tuple[str, ...] = ()  # Celery task names or fnmatch patterns (ai_core.tasks)
+    record_beat: bool = False  # celery beat records its scheduled enqueues (ai_core.tasks)
 
     def fingerprint(self) -> Tuple[Tuple[str, Any], ...]:
         """``(name, value)`` for every option, in table order."""
@@ -385,6 +386,7 @@ OPTIONS: Tuple[OptionSpec, ...] = (
     OptionSpec("live_metrics", _bool, "Live Metrics (QuickPulse); default: on where the connection string implies a live endpoint."),
     OptionSpec("performance_counters", _bool, "Process CPU, memory, I/O, machine CPU and memory, request and exception rates as the portal's Performance counters."),
     OptionSpec("excluded_tasks", _excluded_tasks, "Celery task names or patterns (fnmatch: 'shop.tasks.*') that send nothing."),
+    OptionSpec("record_beat", _bool, "True: celery beat records each scheduled enqueue as a dependency (role: the worker's with -beat); False: beat sends nothing."),
 )
 _BY_NAME: Dict[str, OptionSpec] = {spec.name: spec for spec in OPTIONS}
 

@@ -15,8 +15,12 @@ custom events and metrics, the role dimensions of the standard metrics, the tags
   (``WEBSITE_INSTANCE_ID``); the host name.
 
 Explicit configuration wins over the environment, which wins over what is inferred. The
-decided role is fixed for the process's life: the SDK replaces ``service.instance.id`` in a
-forked child, and a configured role instance must survive that. An app that serves its
+decided role is fixed for the process's life (the SDK replaces ``service.instance.id`` in a
+forked child, and a configured role instance must survive that), with one exception: a
+process model that knows the process better than the host name does gives its default for
+what was only inferred, through :meth:`Role.with_defaults` (``Telemetry.use_role_defaults``):
+a Celery worker's node name, a prefork child's pool index, beat's role (README, "Celery").
+The option and the environment still win over those. An app that serves its
 requests under a role of its own (two web apps in one process) is the request layer's
 business (``ai_core.web``): its requests' items carry that role instead.
 
@@ -30,7 +34,7 @@ import os
 import platform
 import socket
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Dict, Mapping, Optional, Tuple
 
 from opentelemetry.sdk.resources import OTELResourceDetector, Resource
@@ -60,9 +64,23 @@ class Role:
 
     name: str
     instance: str
+    # Whether the name (the app's identity, the script's name) and the instance (the host
+    # name) were only inferred, so that a process model's default may replace them.
+    name_inferred: bool = field(default=False, compare=False)
+    instance_inferred: bool = field(default=False, compare=False)
 
     def tags(self) -> Dict[str, str]:
         return {ROLE_TAG: self.name, ROLE_INSTANCE_TAG: self.instance, NODE_NAME_TAG: self.instance}
+
+    def with_defaults(self, name: Optional[str] = None, instance: Optional[str] = None) -> "Role":
+        """This role with ``name`` / ``instance`` in place of what was only inferred; itself
+        when nothing changes (the ``role_name``/``role_instance`` options and the environment
+        are never replaced)."""
+        new_name = name if name and self.name_inferred else self.name
+        new_instance = instance if instance and self.instance_inferred else self.instance
+        if new_name == self.name and new_instance == self.instance:
+            return self
+        return Role(new_name, new_instance, self.name_inferred, self.instance_inferred)
 
 
 def _namespaced_service_name(attrs: Mapping[str, Any]) -> str:
@@ -133,19 +151,22 @@ def process_role(
         "telemetry.sdk.version": _sdk_version(),
     }
     attrs.update(env_attrs)
+    name_inferred = False
     if role_name:
         name = role_name
         attrs["service.name"] = role_name
         attrs.pop("service.namespace", None)
     else:
-        name = _environment_role(env_attrs, environ) or role_default or script_name()
+        name = _environment_role(env_attrs, environ) or ""
+        if not name:
+            name, name_inferred = role_default or script_name(), True
         if not attrs.get("service.name"):
             attrs["service.name"] = name
-    attrs["service.instance.id"] = (
-        role_instance or attrs.get("service.instance.id") or environ.get(ENV_APP_SERVICE_INSTANCE) or socket.gethostname()
-    )
+    given_instance = role_instance or attrs.get("service.instance.id") or environ.get(ENV_APP_SERVICE_INSTANCE)
+    attrs["service.instance.id"] = given_instance or socket.gethostname()
     instance = str(role_instance or attrs.get("k8s.pod.name") or attrs["service.instance.id"])
-    return Role(name, instance), Resource(attrs)
+    instance_inferred = not (given_instance or attrs.get("k8s.pod.name"))
+    return Role(name, instance, name_inferred, instance_inferred), Resource(attrs)
 
 
 def _sdk_version() -> str:

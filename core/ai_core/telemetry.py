@@ -33,6 +33,7 @@ class Telemetry:
         worker: Any = None,
         sender: Any = None,
         role: Optional[Role] = None,
+        role_holders: Any = (),
     ) -> None:
         self.options = options
         self.enabled = enabled
@@ -48,6 +49,7 @@ class Telemetry:
         self.sender = sender
         self.role = role
         """The process's role (:mod:`ai_core.role`): what every item says unless an app has its own."""
+        self._role_holders = tuple(role_holders)  # the exporters, whose ``role`` each item reads
         self._instrumented = instrumented if instrumented is not None else []
         self._event_logger: Any = None
         self._shut_down = False
@@ -57,6 +59,21 @@ class Telemetry:
     def role_name(self) -> Optional[str]:
         """``ai.cloud.role`` of everything this process sends by default."""
         return self.role.name if self.role is not None else None
+
+    def use_role_defaults(self, name: Optional[str] = None, instance: Optional[str] = None) -> Optional[Role]:
+        """A process model's defaults for the role (README, "Celery": a worker's node name, a
+        prefork child's pool index, beat's role), for what was only inferred; the
+        ``role_name``/``role_instance`` options and the environment still win. What is
+        exported from now on carries the role this returns."""
+        role = self.role
+        if role is None:
+            return None
+        new = role.with_defaults(name, instance)
+        if new is not role:
+            self.role = new
+            for holder in self._role_holders:
+                holder.role = new
+        return new
 
     @property
     def is_shut_down(self) -> bool:

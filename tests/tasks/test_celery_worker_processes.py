@@ -113,7 +113,7 @@ def test_asyncpg_queries_in_a_task_are_sql_dependencies_of_the_task(emu, redis_s
 
 
 def test_cold_shutdown_delivers_what_the_finished_tasks_recorded(emu, redis_server, tmp_path):  # noqa: F811
-    env = _env(emu, redis_server, tmp_path)
+    env = _env(emu, redis_server, tmp_path, role_instance="shop-box-1")
     w = worker(env, concurrency=2).start()
     try:
         [op] = enqueue_from_requests(env, [("send_receipt", [2401])])
@@ -124,3 +124,40 @@ def test_cold_shutdown_delivers_what_the_finished_tasks_recorded(emu, redis_serv
         w.kill()
     [task] = wait_for(emu, 1, timeout=30, type="request", operation_id=op, name="shop.tasks.send_receipt")
     assert len(wait_for(emu, 2, timeout=30, type="trace", operation_id=op)) == 2
+    assert tag(task, "ai.cloud.roleInstance") == "shop-box-1"  # the role_instance option wins in a child
+
+
+def _instance(envelope):
+    return tag(envelope, "ai.cloud.roleInstance")
+
+
+def test_each_prefork_child_is_the_instance_of_its_pool_slot_and_keeps_it_when_recycled(
+        emu, redis_server, tmp_path):  # noqa: F811
+    env = _env(emu, redis_server, tmp_path)
+    w = worker(env, concurrency=2, extra_args=["--max-tasks-per-child", "1"]).start()
+    slots = {w.node + "/1", w.node + "/2"}
+    try:
+        # Two runs that wait for each other are in the two children at once; each child is
+        # then recycled, and the next two runs are in the children that replaced them.
+        batches = [enqueue_from_requests(env, [("meet", [group, 2]), ("meet", [group, 2])]) for group in ("a", "b")]
+        pids = {}
+        for ops in batches:
+            runs = []
+            for op in ops:
+                [task] = wait_for(emu, 1, type="request", operation_id=op, name="shop.tasks.meet")
+                logs = [e for e in wait_for(emu, 1, type="trace", operation_id=op)
+                        if base(e)["message"].startswith("meet ")]
+                assert [_instance(log) for log in logs] == [_instance(task)]  # its logs: its instance
+                runs.append((_instance(task), base(logs[0])["message"].rsplit(" ", 1)[1]))
+            assert {instance for instance, _ in runs} == slots, runs  # two children, two instances
+            for instance, pid in runs:
+                pids.setdefault(instance, set()).add(pid)
+        # A recycled child's successor is another process with the same instance.
+        assert all(len(p) == 2 for p in pids.values()), pids
+        w.wait_for_output("succeeded", count=4)
+    finally:
+        assert w.stop() == 0
+    # Each child's metrics (performance counters; task requests have no standard metric) carry
+    # its instance; the worker's own process is the node.
+    metric_instances = {_instance(e) for e in envelopes(emu, type="metric", role=WORKER_ROLE)}
+    assert slots <= metric_instances <= slots | {w.node}, metric_instances

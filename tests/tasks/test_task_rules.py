@@ -7,7 +7,8 @@ import pytest
 
 from ai_core.errors import ConfigurationError
 from ai_core.options import resolve_options
-from ai_core.tasks.rules import TaskExclusion, worker_role_default
+from ai_core.role import Role, process_role
+from ai_core.tasks.rules import TaskExclusion, beat_role_default, worker_instance, worker_role_default
 from subprocess_helpers import run_python
 
 
@@ -83,3 +84,42 @@ def test_instrument_celery_and_the_web_app_share_one_pipeline_in_either_order(we
     out = run_python(SHARED_PIPELINE.format(web_first=web_first), env={"DJANGO_SETTINGS_MODULE": ""})
     assert out.returncode == 0, out.stdout + out.stderr
     assert "refused:" in out.stdout and "sampling_ratio" in out.stdout, out.stdout + out.stderr
+
+
+@pytest.mark.parametrize("web_role, main, role", [
+    ("shop", None, "shop-beat"),
+    (None, "proj", "proj-beat"),
+    (None, None, "celery-beat"),
+])
+def test_beat_role_is_the_worker_role_with_beat_for_worker(web_role, main, role):
+    assert beat_role_default(web_role, main) == role
+
+
+def test_a_worker_process_instance_is_the_node_name_and_a_child_adds_its_pool_index():
+    assert worker_instance("celery@web1") == "celery@web1"
+    assert worker_instance("celery@web1", 2) == "celery@web1/2"
+
+
+@pytest.mark.parametrize("environ, instance", [
+    ({}, "celery@web1/2"),  # only the host name was known: the worker's default replaces it
+    ({"OTEL_RESOURCE_ATTRIBUTES": "service.instance.id=box-7"}, "box-7"),
+    ({"OTEL_RESOURCE_ATTRIBUTES": "k8s.pod.name=shop-5d9-x2"}, "shop-5d9-x2"),
+    ({"WEBSITE_INSTANCE_ID": "a1b2c3"}, "a1b2c3"),
+], ids=["host-name", "service.instance.id", "k8s.pod.name", "app-service"])
+def test_the_environment_wins_over_the_worker_instance(monkeypatch, environ, instance):
+    for name in ("OTEL_RESOURCE_ATTRIBUTES", "OTEL_SERVICE_NAME", "WEBSITE_INSTANCE_ID", "WEBSITE_SITE_NAME"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    role, _ = process_role(None, None, "shop-worker")
+    assert role.with_defaults("shop-beat", "celery@web1/2") == Role("shop-beat", instance)
+
+
+def test_the_role_options_win_over_the_process_defaults(monkeypatch):
+    monkeypatch.delenv("OTEL_RESOURCE_ATTRIBUTES", raising=False)
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    role, _ = process_role("billing-worker", "box-9", "shop-worker")
+    assert role.with_defaults("shop-beat", "celery@web1/2") is role
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "billing")
+    role, _ = process_role(None, None, "shop-worker")
+    assert role.with_defaults("shop-beat", None).name == "billing"

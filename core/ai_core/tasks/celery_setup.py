@@ -6,15 +6,20 @@ What a user gets is in the README ("Celery"). How it is built:
 * The pipeline: where one exists (the web app configured first), the same options must
   agree with it; in a worker it is built when the worker starts (``celeryd_init`` /
   ``worker_init``, or Django's ``ready()`` while the worker loads its task modules) with
-  the worker's role; elsewhere (a script that only enqueues, ``celery beat`` of a Flask or
-  FastAPI app) nothing is built. The worker's process life (fork, logging, shutdown):
+  the worker's role; elsewhere (a script that only enqueues) nothing is built. The worker's
+  process life (fork, logging, shutdown, role instance per process):
   :mod:`ai_core.tasks.worker_process`.
+* ``celery beat`` (found by the ``celery`` command line's click context, which exists from the
+  ``-A`` import on) builds nothing and tells ``django_ai`` to set up nothing, unless
+  ``record_beat`` asks for its enqueues: then a pipeline under beat's role. An embedded beat
+  (``celery worker -B``), a child process of the worker, stops sending what it inherited.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
+import sys
 import threading
 from typing import Any, Optional
 
@@ -22,10 +27,11 @@ from ai_core.configure import configure_resolved, current
 from ai_core.errors import ConfigurationError
 from ai_core.options import APP_OPTIONS, Options, resolve_options
 from ai_core.tasks import task_spans
-from ai_core.tasks.rules import worker_role_default
+from ai_core.tasks.rules import beat_role_default, worker_role_default
 from ai_core.telemetry import Telemetry
 
-__all__ = ["instrument_celery", "instrument_celery_app", "celery_worker_starting"]
+__all__ = ["instrument_celery", "instrument_celery_app", "celery_worker_starting", "celery_command",
+           "quiet_beat", "beat_started"]
 
 logger = logging.getLogger("ai_core")
 
@@ -39,8 +45,11 @@ class _Process:
         self.lock = threading.RLock()
         self.options: Optional[Options] = None  # the first app's process options
         self.role_default: Optional[str] = None
+        self.beat_role_default: Optional[str] = None
+        self.record_beat = False  # the record_beat option of the first Celery app
+        self.quiet = False  # celery beat, not asked to record: this process sends nothing
         self.wired = False
-        self.worker: Optional[Telemetry] = None  # the pipeline a worker started
+        self.worker: Optional[Telemetry] = None  # the pipeline a worker (or a recording beat) started
 
 
 _process = _Process()
@@ -91,6 +100,8 @@ def instrument_celery_app(celery_app: Any, opts: Options, web_role: Optional[str
             # worker is role_name plus "-worker", so the map shows web -> worker. The
             # environment (OTEL_SERVICE_NAME, set per deployment) still names it exactly.
             _process.role_default = worker_role_default(opts.role_name or web_role, main if isinstance(main, str) else None)
+            _process.beat_role_default = beat_role_default(opts.role_name or web_role, main if isinstance(main, str) else None)
+            _process.record_beat = task_spans.STATE.record_beat = opts.record_beat
         task_spans.STATE.exclusion.add(opts.excluded_tasks)
         try:
             setattr(celery_app, _APP_MARK, opts)
@@ -102,8 +113,45 @@ def instrument_celery_app(celery_app: Any, opts: Options, web_role: Optional[str
 
             wire_worker_signals()
             _process.wired = True
+    if celery_command() == "beat":
+        if not _process.record_beat:
+            _process.quiet = True  # nothing is built; django_ai sets nothing up (quiet_beat)
+        elif celery_worker_starting():  # Django: before the web set-up, so the role is beat's
+            start_beat_pipeline()
+        return  # a Flask or FastAPI app's beat: when beat starts (beat_init)
     if celery_worker_starting():
         start_worker_pipeline()
+
+
+def quiet_beat() -> bool:
+    """True in a ``celery beat`` process that ``record_beat`` does not ask to record: it sends
+    nothing at all, so a web set-up in it (Django's ``ready()``) is to be skipped."""
+    return _process.quiet
+
+
+def celery_command() -> Optional[str]:
+    """``"worker"`` or ``"beat"``: the ``celery`` command this process runs, from its click
+    context (there from the ``-A`` module's import on: the subcommand is known before the
+    ``celery`` group runs); None in any other process (a web server, a script)."""
+    if "celery" not in sys.modules or "click" not in sys.modules:
+        return None
+    try:
+        import click
+
+        ctx = click.get_current_context(silent=True)
+        if ctx is None:
+            return None
+        root = ctx.find_root()
+        if not str(getattr(getattr(root.command, "callback", None), "__module__", "")).startswith("celery."):
+            return None  # another program's command line (flask run, a script's own click)
+        while ctx is not None:
+            for name in (getattr(ctx.command, "name", None), ctx.invoked_subcommand):
+                if name in ("worker", "beat"):
+                    return name
+            ctx = ctx.parent
+    except Exception:
+        return None
+    return None
 
 
 def _process_options(opts: Options) -> Options:
@@ -128,6 +176,8 @@ def celery_worker_starting() -> bool:
 
 def start_worker_pipeline() -> Optional[Telemetry]:
     """Build (once) the worker's pipeline with the worker's role; None when telemetry is off."""
+    if celery_command() == "beat":  # a beat whose loader imports the Django settings
+        return start_beat_pipeline()
     with _process.lock:
         if _process.worker is not None and not _process.worker.is_shut_down:
             return _process.worker
@@ -141,7 +191,58 @@ def start_worker_pipeline() -> Optional[Telemetry]:
     return telemetry if telemetry.enabled else None
 
 
+def start_beat_pipeline() -> Optional[Telemetry]:
+    """``celery beat``: a pipeline under beat's role where ``record_beat`` asks for one (the
+    worker's, with ``-beat`` for ``-worker``; the pipeline an embedded beat inherited from its
+    worker takes that role); else nothing, and this process is quiet."""
+    with _process.lock:
+        if _process.options is None:
+            return None
+        if not _process.record_beat:
+            _process.quiet = True
+            return None
+        telemetry = configure_resolved(_process.options, _process.beat_role_default)
+        telemetry.use_role_defaults(name=_process.beat_role_default)
+        _process.worker = telemetry
+    from ai_core.tasks.worker_process import worker_started
+
+    worker_started(telemetry)
+    return telemetry if telemetry.enabled else None
+
+
+def beat_started(owns_process: bool) -> None:
+    """``celery beat`` starts its scheduler (``beat_init``; in an embedded beat's own process
+    too). ``owns_process``: beat runs in the process's main thread (not a worker's thread)."""
+    task_spans.STATE.in_beat = True
+    if not owns_process:
+        return
+    if start_beat_pipeline() is not None or not _process.quiet:
+        return
+    # Quiet: a pipeline this process already has (an embedded beat's, inherited from its
+    # worker; one a web set-up built) gets nothing more: no log record reaches it, beat's
+    # enqueues make no span, and its Redis calls are the broker's. Its export thread, never
+    # started in this process, never starts.
+    from opentelemetry import context as otel_context
+
+    from ai_core.broker_traffic import with_broker_traffic
+
+    for tel in {id(t): t for t in (_process.worker, current()) if t is not None}.values():
+        _detach_log_handler(tel)
+    otel_context.attach(with_broker_traffic(True))  # for the life of the beat process
+
+
+def _detach_log_handler(telemetry: Telemetry) -> None:
+    handler = telemetry.log_handler
+    if handler is None:
+        return
+    for lg in [logging.getLogger()] + list(logging.Logger.manager.loggerDict.values()):
+        if isinstance(lg, logging.Logger) and handler in lg.handlers:
+            lg.removeHandler(handler)
+
+
 def worker_pipeline() -> Optional[Telemetry]:
-    """The pipeline this worker started, if any and alive."""
+    """The pipeline this worker started, if any and alive (None in a quiet beat)."""
     tel = _process.worker
+    if _process.quiet:
+        return None
     return tel if tel is not None and not tel.is_shut_down and tel.enabled else None

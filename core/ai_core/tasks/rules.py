@@ -9,10 +9,13 @@ from __future__ import annotations
 from fnmatch import fnmatchcase
 from typing import Dict, Iterable, Optional, Tuple
 
-__all__ = ["TaskExclusion", "worker_role_default", "WORKER_SUFFIX"]
+__all__ = ["TaskExclusion", "worker_role_default", "beat_role_default", "worker_instance", "WORKER_SUFFIX",
+           "BEAT_SUFFIX", "POOL_INDEX_SEPARATOR"]
 
 WORKER_SUFFIX = "-worker"
+BEAT_SUFFIX = "-beat"
 _FALLBACK_ROLE = "celery" + WORKER_SUFFIX
+POOL_INDEX_SEPARATOR = "/"
 
 
 class TaskExclusion:
@@ -62,3 +65,25 @@ def worker_role_default(web_role: Optional[str] = None, celery_main: Optional[st
     if main and main != "__main__":
         return main
     return _FALLBACK_ROLE
+
+
+def beat_role_default(web_role: Optional[str] = None, celery_main: Optional[str] = None) -> str:
+    """``celery beat``'s role name where ``record_beat`` asks it to record its enqueues: the
+    worker's default with ``-beat`` in place of ``-worker`` (``shop-beat``), else the Celery
+    app's name plus ``-beat``, else ``celery-beat``."""
+    worker = worker_role_default(web_role, celery_main)
+    if worker.endswith(WORKER_SUFFIX):
+        return worker[: -len(WORKER_SUFFIX)] + BEAT_SUFFIX
+    return worker + BEAT_SUFFIX
+
+
+def worker_instance(node_name: str, pool_index: Optional[int] = None) -> str:
+    """A worker process's default role instance: the worker's node name as Celery shows it
+    (``celery@web1``, what ``celery inspect`` and Flower show); in a prefork child, plus
+    ``/`` and the child's pool index, 1 to the concurrency (``celery@web1/2``, the number
+    Celery's ``%i`` gives in a ``--logfile`` pattern). A child that replaces a recycled one
+    (``--max-tasks-per-child``) takes its index: the portal lists one instance per pool slot,
+    not one per process that ever ran."""
+    if pool_index is None:
+        return node_name
+    return "%s%s%d" % (node_name, POOL_INDEX_SEPARATOR, pool_index)

@@ -10,7 +10,8 @@ in the envelope mapping (``celery.state``, which the instrumentation writes).
 
 * Excluded tasks (``excluded_tasks``) and tasks whose caller dropped its trace get a span
   that records nothing and says "not sampled" (``_TaskTracer``): the sampler drops
-  everything under it. Beat's own enqueues get no span at all: their tasks have no caller.
+  everything under it. Beat's own enqueues get no span at all (their tasks have no caller),
+  unless ``record_beat`` asks for them: then each is the root of its task's operation.
 * The instrumentation's ``flower.task.runtime.seconds`` histogram is not recorded at all:
   the task request's duration is the same number, and Application Insights has no use for
   a second one.
@@ -38,6 +39,7 @@ class _SpanState:
     def __init__(self) -> None:
         self.exclusion = TaskExclusion()  # every Celery app's excluded_tasks (an enqueue names no app)
         self.in_beat = False  # celery beat (or a worker's embedded beat) runs in this process
+        self.record_beat = False  # the record_beat option: beat's enqueues are dependencies
         # per thread: task id -> what to undo when its run (or enqueue) ends; the drop decision
         self.local = threading.local()
 
@@ -65,8 +67,6 @@ def wire() -> None:
     signals.after_task_publish.connect(_after_publish, weak=False, dispatch_uid="ai_core.tasks.after_publish")
     signals.task_prerun.connect(_name_run, weak=False, dispatch_uid="ai_core.tasks.name_run")
     signals.task_postrun.connect(_after_run, weak=False, dispatch_uid="ai_core.tasks.after_run")
-    signals.beat_init.connect(_on_beat_start, weak=False, dispatch_uid="ai_core.tasks.beat_init")
-    signals.beat_embedded_init.connect(_on_beat_start, weak=False, dispatch_uid="ai_core.tasks.beat_embedded_init")
 
 
 _NO_CALLER = "no caller"
@@ -180,16 +180,13 @@ def _before_publish(sender: Any = None, headers: Any = None, **_: Any) -> None:
 
 
 def _beat_schedules() -> bool:
-    """Beat's own enqueues (outside any operation) record nothing (README, "Celery")."""
-    if not STATE.in_beat:
+    """Beat's own enqueues (outside any operation) record nothing unless ``record_beat`` asks
+    for them (README, "Celery")."""
+    if not STATE.in_beat or STATE.record_beat:
         return False
     from opentelemetry import trace
 
     return not trace.get_current_span().get_span_context().is_valid
-
-
-def _on_beat_start(**_: Any) -> None:
-    STATE.in_beat = True
 
 
 def _after_publish(sender: Any = None, headers: Any = None, **_: Any) -> None:

@@ -8,6 +8,12 @@ back), then the pool forks its children (``worker_process_init``: the export thr
 again lazily in each, on its first item). A prefork child exits through ``os._exit``, so
 ``atexit`` never runs there: ``worker_process_shutdown`` flushes, which also covers a child
 recycled by ``--max-tasks-per-child``. ``worker_shutdown`` (warm or cold) flushes and stops.
+
+Role instance (README, "Celery"): the worker's node name once the worker knows it
+(``celeryd_init``), and in each prefork child (``worker_process_init``) the node name plus the
+child's pool index, which a replacement child takes over; the ``role_instance`` option and
+the environment still win (``Telemetry.use_role_defaults``). ``beat_init`` (standalone or
+embedded beat): :func:`ai_core.tasks.celery_setup.beat_started`.
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import logging
 import threading
 from typing import Any, Optional
 
+from ai_core.tasks.rules import worker_instance
 from ai_core.telemetry import Telemetry
 
 __all__ = ["wire_worker_signals", "worker_started"]
@@ -41,8 +48,10 @@ def wire_worker_signals() -> None:
         (signals.worker_init, _on_worker_init),
         (signals.after_setup_logger, _on_logging_set_up),
         (signals.after_setup_task_logger, _on_task_logging_set_up),
+        (signals.worker_process_init, _on_child_start),
         (signals.worker_process_shutdown, _on_child_exit),
         (signals.worker_shutdown, _on_worker_stop),
+        (signals.beat_init, _on_beat_start),
     ):
         signal.connect(receiver, weak=False, dispatch_uid="ai_core.tasks.%s" % receiver.__name__)
 
@@ -78,13 +87,48 @@ def _pipeline() -> Optional[Telemetry]:
     return worker_pipeline()
 
 
-def _on_worker_init(**_: Any) -> None:
+_node_name: Optional[str] = None  # the worker's, as Celery shows it (celery@web1); a child inherits it
+
+
+def _on_worker_init(sender: Any = None, **_: Any) -> None:
+    """``celeryd_init`` (sender: the node name) and ``worker_init`` (sender: the worker)."""
+    global _node_name
     try:
         from ai_core.tasks.celery_setup import start_worker_pipeline
 
-        start_worker_pipeline()
+        tel = start_worker_pipeline()
+        node = sender if isinstance(sender, str) else getattr(sender, "hostname", None)
+        if isinstance(node, str) and node:
+            _node_name = node
+        if tel is not None and _node_name:
+            tel.use_role_defaults(instance=worker_instance(_node_name))
     except Exception:  # a worker must start whatever telemetry thinks
         logger.warning("Application Insights: telemetry could not start in this Celery worker", exc_info=True)
+
+
+def _on_child_start(sender: Any = None, **_: Any) -> None:
+    """``worker_process_init``: a prefork child (sender: the node name) is its pool slot's
+    instance; the solo pool sends it in the worker itself, which stays the node."""
+    tel = _pipeline()
+    if tel is None:
+        return
+    try:
+        from celery.utils.log import current_process_index
+
+        node = sender if isinstance(sender, str) and sender else _node_name
+        if node:
+            tel.use_role_defaults(instance=worker_instance(node, current_process_index()))
+    except Exception:
+        logger.debug("Application Insights: the child's role instance could not be set", exc_info=True)
+
+
+def _on_beat_start(**_: Any) -> None:
+    try:
+        from ai_core.tasks.celery_setup import beat_started
+
+        beat_started(owns_process=threading.current_thread() is threading.main_thread())
+    except Exception:  # beat must start whatever telemetry thinks
+        logger.debug("Application Insights: preparing celery beat failed", exc_info=True)
 
 
 def _on_logging_set_up(logger: Any = None, **_: Any) -> None:

@@ -63,6 +63,19 @@ def ping() -> str:
     return "pong"
 
 
+@app.task(name="shop.tasks.meet")
+def meet(group: str, size: int) -> int:
+    """Waits (a minute at most) until ``size`` runs of ``group`` have started: with a pool of
+    ``size`` processes, the runs of one group are in different children at the same time."""
+    cache = _cache()
+    if cache.incr("meet:" + group) < size:
+        cache.blpop(["go:" + group], timeout=60)
+    else:
+        cache.rpush("go:" + group, *["go"] * (size - 1))
+    log.warning("meet %s in pid %s", group, os.getpid())
+    return os.getpid()
+
+
 @app.task(name="shop.tasks.query_orders")
 def query_orders(order_id: int) -> int:
     import asyncio
