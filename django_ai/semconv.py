@@ -12,8 +12,7 @@ variables are honoured as by the stock instrumentation, read once at the first r
 
 from __future__ import annotations
 
-from collections import deque
-from typing import Any, Dict, Iterable, Optional, Tuple
+from typing import Any, Dict, Optional, Tuple
 
 from opentelemetry.instrumentation.utils import _start_internal_or_server_span
 from opentelemetry.instrumentation.wsgi import collect_request_attributes as wsgi_request_attributes
@@ -217,8 +216,7 @@ _DURATIONS: Dict[int, Tuple[Any, "RequestDurations"]] = {}
 
 
 def request_durations(meter_provider: Any, version: str, schema_url: str, old: bool, new: bool) -> "RequestDurations":
-    """One :class:`RequestDurations` per meter provider: a second observable instrument of the
-    same name would be refused, and its callback with it (the queue would never be drained)."""
+    """One :class:`RequestDurations` per meter provider (its histograms are made once)."""
     known = _DURATIONS.get(id(meter_provider))
     if known is None or known[0] is not meter_provider:
         known = _DURATIONS[id(meter_provider)] = (meter_provider, RequestDurations(
@@ -227,21 +225,15 @@ def request_durations(meter_provider: Any, version: str, schema_url: str, old: b
 
 
 class RequestDurations:
-    """The stock instrumentation's request duration histograms (``requests/duration``), recorded
-    off the request thread.
+    """The stock instrumentation's request duration histograms (``requests/duration``).
 
     The old conventions' ``http.server.duration`` in ms, the new ones'
     ``http.server.request.duration`` in s, each created only in the mode that reports it, with
-    the values and attributes the stock middleware records (README, "Django"). Recording into
-    an SDK histogram costs ~9 us (measurement object, view, aggregation lock); the request
-    thread only queues ``(ms, attributes, s, attributes)`` here, and the queue is recorded when
-    the metrics are collected (the callback of an observable instrument that itself never
-    observes anything runs right before every collection, on the collecting thread), so each
-    collection holds every request that ended before it, as before. The queue is bounded: if
-    no collection drains it (metrics export switched off), the request records directly.
+    the values and attributes the stock middleware records (README, "Django"). The meter
+    provider is the pipeline's instrumentation provider, whose duration histograms record off
+    the request thread, right before each metric collection (``ai_core.queued_durations``,
+    shared with the Flask and FastAPI adapters).
     """
-
-    MAX_QUEUED = 50_000  # ~110 bytes each (the attribute dicts are shared): ~5 MB at most
 
     def __init__(self, meter_provider: Any, version: str, schema_url: str, old: bool, new: bool) -> None:
         from opentelemetry.metrics import get_meter
@@ -258,28 +250,10 @@ class RequestDurations:
             self.new_histogram = meter.create_histogram(
                 name="http.server.request.duration", unit="s", description="Duration of HTTP server requests.",
                 explicit_bucket_boundaries_advisory=HTTP_DURATION_HISTOGRAM_BUCKETS_NEW)
-        self._queued: "deque[Tuple[Any, ...]]" = deque()
-        meter.create_observable_gauge("django_ai.queued_request_durations", callbacks=[self._record_queued])
 
     def add(self, duration_s: float, attributes: Tuple[Dict[str, Any], Dict[str, Any]]) -> None:
         """One served request (``attributes``: what :func:`add_status` returned)."""
-        entry = (max(round(duration_s * 1000), 0), attributes[0], max(duration_s, 0), attributes[1])
-        if len(self._queued) < self.MAX_QUEUED:
-            self._queued.append(entry)
-        else:
-            self._record(entry)
-
-    def _record(self, entry: Tuple[Any, ...]) -> None:
         if self.old_histogram is not None:
-            self.old_histogram.record(entry[0], entry[1])
+            self.old_histogram.record(max(round(duration_s * 1000), 0), attributes[0])
         if self.new_histogram is not None:
-            self.new_histogram.record(entry[2], entry[3])
-
-    def _record_queued(self, options: Any) -> Iterable[Any]:
-        take = self._queued.popleft  # thread-safe against the request threads' append
-        while True:
-            try:
-                entry = take()
-            except IndexError:
-                return ()
-            self._record(entry)
+            self.new_histogram.record(max(duration_s, 0), attributes[1])

@@ -7,6 +7,8 @@ dropped at export (``ai_core.envelopes.metrics``), after the SDK aggregated them
 request thread. Handing the instrumentations no-op instruments for those names removes that
 work from every request (benchmarks/README.md has the figures), while the
 instruments the app creates itself, through the global meter provider, are never touched.
+The request duration histograms it does keep record off the request thread
+(``ai_core.queued_durations``).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from opentelemetry.metrics import NoOpHistogram, NoOpUpDownCounter
 from opentelemetry.sdk.metrics.view import View
 
 from ai_core.envelopes.metrics import DROPPED_INSTRUMENTS, REQUEST_DURATION_NAMES, REQUEST_DURATION_KEYS
+from ai_core.queued_durations import QueuedHistogram, duration_queue
 
 __all__ = ["AutocollectedMeterProvider", "standard_metric_views"]
 
@@ -47,22 +50,30 @@ class AutocollectedMeterProvider:
         self._provider = provider
 
     def get_meter(self, *args: Any, **kwargs: Any) -> Any:
-        return _AutocollectedMeter(self._provider.get_meter(*args, **kwargs))
+        return _AutocollectedMeter(self._provider.get_meter(*args, **kwargs), self._provider)
 
     def __getattr__(self, name: str) -> Any:  # force_flush, shutdown, ...: the real provider's
         return getattr(self._provider, name)
 
 
 class _AutocollectedMeter:
-    """A meter whose instruments named in ``DROPPED_INSTRUMENTS`` record nothing."""
+    """A meter whose instruments named in ``DROPPED_INSTRUMENTS`` record nothing and whose
+    request duration histograms record at the next collection."""
 
-    def __init__(self, meter: Any) -> None:
+    def __init__(self, meter: Any, provider: Any) -> None:
         self._meter = meter
+        self._provider = provider
 
     def create_histogram(self, name: str, *args: Any, **kwargs: Any) -> Any:
-        if name.lower() in DROPPED_INSTRUMENTS:
+        lowered = name.lower()
+        if lowered in DROPPED_INSTRUMENTS:
             return NoOpHistogram(name)
-        return self._meter.create_histogram(name, *args, **kwargs)
+        histogram = self._meter.create_histogram(name, *args, **kwargs)
+        if lowered in REQUEST_DURATION_NAMES:
+            queue = duration_queue(self._provider, self._meter)
+            if queue is not None:
+                return QueuedHistogram(histogram, queue, REQUEST_DURATION_KEYS)
+        return histogram
 
     def create_up_down_counter(self, name: str, *args: Any, **kwargs: Any) -> Any:
         if name.lower() in DROPPED_INSTRUMENTS:

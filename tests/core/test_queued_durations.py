@@ -1,0 +1,114 @@
+"""Request durations are recorded off the request thread (ai_core.queued_durations): the request
+only queues, the next collection records, and what is sent is what a direct record sends."""
+
+import threading
+
+from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
+from opentelemetry.sdk.metrics.export import InMemoryMetricReader
+
+from ai_core.autocollected_metrics import AutocollectedMeterProvider, standard_metric_views
+from ai_core.envelopes.metrics import APPLICATION_INSIGHTS_TEMPORALITY
+from ai_core.queued_durations import GAUGE_NAME, QueuedHistogram, duration_queue
+
+REQUESTS = [  # (ms, attributes as the contrib middlewares record them)
+    (12, {"http.method": "GET", "http.route": "/a", "http.scheme": "http", "http.status_code": 200,
+          "net.host.port": 8000, "http.target": "/a?x=1"}),
+    (30, {"http.method": "POST", "http.route": "/b", "http.status_code": 200}),
+    (7, {"http.method": "GET", "http.status_code": 500, "user_agent.synthetic.type": "bot"}),
+    (3, {"http.method": "GET", "http.status_code": 404}),
+    (1, None),
+]
+
+
+def _provider(exemplars_off: bool = True):
+    reader = InMemoryMetricReader(preferred_temporality=APPLICATION_INSIGHTS_TEMPORALITY)  # deltas, as sent
+    kwargs = {"exemplar_filter": AlwaysOffExemplarFilter()} if exemplars_off else {}
+    provider = MeterProvider(metric_readers=[reader], views=standard_metric_views(), **kwargs)
+    return provider, reader
+
+
+def _points(reader):
+    """{metric name: sorted (attributes, count, sum, bucket counts)} of one collection."""
+    data = reader.get_metrics_data()
+    out = {}
+    for rm in data.resource_metrics if data else ():
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                out[metric.name] = sorted(
+                    (sorted(dict(p.attributes).items()), p.count, p.sum, tuple(p.bucket_counts))
+                    for p in metric.data.data_points)
+    return out
+
+
+def test_a_request_only_queues_and_the_next_collection_records_the_stock_numbers():
+    queued_provider, queued_reader = _provider()
+    meter = AutocollectedMeterProvider(queued_provider).get_meter("opentelemetry.instrumentation.wsgi")
+    duration = meter.create_histogram("http.server.duration", unit="ms", description="d")
+    direct_provider, direct_reader = _provider()
+    direct = direct_provider.get_meter("opentelemetry.instrumentation.wsgi").create_histogram(
+        "http.server.duration", unit="ms", description="d")
+    assert isinstance(duration, QueuedHistogram) and duration.name == "http.server.duration"
+
+    def serve():  # a request thread
+        for ms, attributes in REQUESTS:
+            duration.record(ms, attributes)
+
+    worker = threading.Thread(target=serve)
+    worker.start()
+    worker.join()
+    for ms, attributes in REQUESTS:
+        direct.record(ms, attributes)
+
+    queue = duration_queue(queued_provider, None)
+    assert len(queue) == len(REQUESTS)  # nothing recorded on the request thread
+    queued = _points(queued_reader)
+    assert len(queue) == 0
+    assert queued == _points(direct_reader)  # same attributes, counts, sums and buckets
+    assert sorted(attrs for attrs, *_ in queued["http.server.duration"]) == [
+        [], [("http.status_code", 200)], [("http.status_code", 404)],
+        [("http.status_code", 500), ("user_agent.synthetic.type", "bot")]]
+    assert GAUGE_NAME not in queued  # the drain observes nothing
+
+    duration.record(5, {"http.status_code": 200})  # the next collection has only what came since
+    assert [(c, s) for _, c, s, _ in _points(queued_reader)["http.server.duration"]] == [(1, 5)]
+
+
+def test_instrumentations_of_one_provider_share_one_queue():
+    provider, reader = _provider()
+    meters = AutocollectedMeterProvider(provider)
+    wsgi = meters.get_meter("opentelemetry.instrumentation.wsgi").create_histogram("http.server.duration", unit="ms")
+    asgi = meters.get_meter("opentelemetry.instrumentation.asgi").create_histogram(
+        "http.server.request.duration", unit="s")
+    wsgi.record(10, {"http.status_code": 200})
+    asgi.record(0.5, {"http.response.status_code": 201, "http.route": "/x"})
+
+    points = _points(reader)
+    assert points["http.server.duration"] == [([("http.status_code", 200)], 1, 10, points["http.server.duration"][0][3])]
+    assert [(a, c, s) for a, c, s, _ in points["http.server.request.duration"]] == [
+        ([("http.response.status_code", 201)], 1, 0.5)]
+
+
+def test_a_full_queue_records_directly():
+    provider, reader = _provider()
+    duration = AutocollectedMeterProvider(provider).get_meter("m").create_histogram("http.server.duration", unit="ms")
+    queue = duration_queue(provider, None)
+    queue.MAX_QUEUED = 2
+    for ms in (1, 2, 3, 4):
+        duration.record(ms, {"http.status_code": 200})
+    assert len(queue) == 2
+    assert [(c, s) for _, c, s, _ in _points(reader)["http.server.duration"]] == [(4, 10)]
+
+
+def test_with_exemplars_the_durations_are_recorded_directly():
+    provider, reader = _provider(exemplars_off=False)  # the SDK's default: trace-based exemplars
+    duration = AutocollectedMeterProvider(provider).get_meter("m").create_histogram("http.server.duration", unit="ms")
+    assert not isinstance(duration, QueuedHistogram)
+    duration.record(4, {"http.status_code": 200})
+    assert [(c, s) for _, c, s, _ in _points(reader)["http.server.duration"]] == [(1, 4)]
+
+
+def test_other_histograms_are_not_queued():
+    provider, _ = _provider()
+    meter = AutocollectedMeterProvider(provider).get_meter("m")
+    assert not isinstance(meter.create_histogram("http.client.duration", unit="ms"), QueuedHistogram)
+    assert not isinstance(meter.create_histogram("app.latency", unit="ms"), QueuedHistogram)
