@@ -107,6 +107,9 @@ class Exchange:
         span = self.span
         if span is None or not span.is_recording():
             return
+        rule = self._web.options.user_id
+        if not rule or (rule is True and self._scope.get("user") is None):
+            return  # nothing to read (the default reader reads scope["user"]): no Request built
         # Inside the caller's guard ("reading the response"): not guarded twice.
         self._web.annotate(span, auth_user_id=self._web.user_id(connection_of(self._scope)))
 

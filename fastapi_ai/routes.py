@@ -7,11 +7,19 @@ routes the way Starlette's router does (``route.matches(scope)`` on a copy of th
 the request itself is untouched): exclusion has to be decided before the span starts, and
 the router's own result is not enough in FastAPI 0.165+, whose ``scope["route"]`` is the
 included router's route without its prefix.
+
+Matching walks every route with its regular expression (~15-20 us for a small app, the
+largest part of what the adapter adds to a hello-world request), so the answers are kept
+per app for the requests that come again (same type, method, root path and path, and host
+when the app routes by host), up to ``CACHE_SIZE`` of them. A route added to the app's route
+list empties the app's cache; one added later to a router already included is not seen by
+requests answered from the cache (routes are set up before an app serves).
 """
 
 from __future__ import annotations
 
-from typing import Any, Iterable, List, Optional, Sequence, Tuple
+import weakref
+from typing import Any, Dict, Iterable, List, Optional, Sequence, Tuple
 
 try:  # FastAPI 0.165+ keeps included routers as one entry; this lists their routes with prefixes
     from fastapi.routing import iter_route_contexts as _with_prefixes
@@ -41,6 +49,24 @@ class RouteMatch:
 NO_MATCH = RouteMatch()
 
 
+CACHE_SIZE = 1024
+
+
+class _AppRoutes:
+    """One app's routes as matched (flattened once) and the answers already given."""
+
+    __slots__ = ("version", "flat", "by_host", "answers", "__weakref__")
+
+    def __init__(self, routes: List[Any], version: Tuple[int, int]) -> None:
+        self.version = version
+        self.flat = _flat(routes)
+        self.by_host = _routes_by_host(self.flat)
+        self.answers: Dict[Tuple[Any, ...], RouteMatch] = {}
+
+
+_APPS: "weakref.WeakKeyDictionary[Any, _AppRoutes]" = weakref.WeakKeyDictionary()
+
+
 def match_request(app: Any, scope: Any) -> RouteMatch:
     """The route ``app`` will serve this HTTP or WebSocket request with.
 
@@ -51,6 +77,33 @@ def match_request(app: Any, scope: Any) -> RouteMatch:
     routes = getattr(app, "routes", None)
     if not routes:
         return NO_MATCH
+    known = _known(app, routes)
+    if known is None:
+        return _match_uncached(app, routes, scope)
+    key = (scope.get("type"), scope.get("method"), scope.get("root_path"), scope.get("path"),
+           _host(scope) if known.by_host else None)
+    found = known.answers.get(key)
+    if found is None:
+        found = _match_uncached(app, known.flat, scope)
+        answers = known.answers
+        if len(answers) >= CACHE_SIZE:
+            answers.clear()  # many distinct paths (ids in them): start again
+        answers[key] = found
+    return found
+
+
+def _known(app: Any, routes: Any) -> Optional[_AppRoutes]:
+    version = (id(routes), len(routes))
+    try:
+        known = _APPS.get(app)
+        if known is None or known.version != version:
+            known = _APPS[app] = _AppRoutes(routes, version)
+    except TypeError:  # an app object that cannot be weakly referenced: match every time
+        return None
+    return known
+
+
+def _match_uncached(app: Any, routes: Iterable[Any], scope: Any) -> RouteMatch:
     found = _match(routes, dict(scope), "", ())
     if found is None and scope.get("type") == "http" and getattr(getattr(app, "router", app), "redirect_slashes", False):
         path = scope.get("path") or ""
@@ -58,6 +111,24 @@ def match_request(app: Any, scope: Any) -> RouteMatch:
             twin = dict(scope, path=path[:-1] if path.endswith("/") else path + "/")
             found = _match(routes, twin, "", ())
     return found or NO_MATCH
+
+
+def _host(scope: Any) -> Optional[bytes]:
+    for name, value in scope.get("headers") or ():
+        if name == b"host":
+            return bytes(value)
+    return None
+
+
+def _routes_by_host(routes: Iterable[Any], depth: int = 0) -> bool:
+    """Whether any route (mounted ones too) matches on the Host header (Starlette's ``Host``)."""
+    for route in routes:
+        if hasattr(route, "host"):
+            return True
+        inner = getattr(route, "routes", None)
+        if inner and depth < 16 and _routes_by_host(inner, depth + 1):
+            return True
+    return False
 
 
 def _match(routes: Iterable[Any], scope: dict, prefix: str, mounts: Tuple[str, ...]) -> Optional[RouteMatch]:

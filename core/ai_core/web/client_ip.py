@@ -71,6 +71,8 @@ def client_ip(
         peer_rewritten: the server already replaced ``peer`` from the header.
     """
     try:
+        if not forwarded_for and not forwarded:  # no proxy headers: the peer, whatever the rule
+            return _peer_text(peer) if isinstance(peer, str) else None
         found = _resolve(_address(peer), _hops(forwarded_for, forwarded), _trust(trusted_proxies), peer_rewritten)
     except Exception:  # an input nobody foresaw costs this request its IP, never the request
         return None
@@ -211,6 +213,13 @@ def _parsed_address(text: str) -> Optional[IPAddress]:
     if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
         return address.ipv4_mapped
     return address
+
+
+@functools.lru_cache(maxsize=4096)
+def _peer_text(text: str) -> Optional[str]:
+    # The answer for most requests (no proxy in front), cached with its text form.
+    found = _parsed_address(text)
+    return None if found is None else str(found)
 
 
 def _host(text: str) -> Optional[str]:
