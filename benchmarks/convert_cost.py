@@ -4,7 +4,8 @@ The Flask benchmark app (``web_apps/hello_flask.py``) serves ``--requests`` requ
 chosen route in-process with the whole pipeline on; the spans and log records its exporters
 were handed are kept, and then converted again and again exactly as ``export`` converts them
 (the exporter's ``envelopes()`` per item: conversion, request-context lookups, telemetry
-processors), with and without ``encode_item`` after it. Thread CPU time, min and median of
+processors), with and without ``encode_item`` after it, and as ``export`` does it (``export
+path``: the exporter's per-item method and the sender's ``encode_envelopes``). Thread CPU time, min and median of
 ``--rounds`` rounds, per exported envelope. This is the in-place figure of ``export_cost.py``
 without the cache misses and time slicing of a real export thread: use it to compare two
 versions of the conversion, and ``export_cost.py`` to see what a change is worth in place.
@@ -81,8 +82,29 @@ def main() -> None:
                     count += 1
             return count
 
+        from ai_core.delivery.sender import encode_envelopes
+
+        def convert_paths() -> List[Any]:
+            # What export() does per item: the encoded path without telemetry processors
+            # (_span_items/_record_items) where the tree has it, else envelopes + encode.
+            paths = []
+            for exporter, item in kept:
+                each = getattr(exporter, "_span_items", None) or getattr(exporter, "_record_items", None)
+                if each is None or not getattr(exporter, "_encodes_converted", False):
+                    each = exporter._span_envelopes if hasattr(exporter, "_span_envelopes") else exporter._record_envelopes
+                paths.append((each, item))
+            return paths
+
+        paths = convert_paths()
+
+        def export_path() -> int:
+            count = 0
+            for each, item in paths:
+                count += len(encode_envelopes(each(item)))
+            return count
+
         items = convert()
-        for name, work in (("convert", convert), ("convert+encode", convert_encode)):
+        for name, work in (("convert", convert), ("convert+encode", convert_encode), ("export path", export_path)):
             work()  # warm
             per_item = []
             for _ in range(args.rounds):

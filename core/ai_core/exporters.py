@@ -25,7 +25,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from ai_core.connection_string import ConnectionString
 from ai_core.delivery.auth import BearerTokenProvider
 from ai_core.delivery.pacing import paced
-from ai_core.delivery.sender import LazyStorage, Sender
+from ai_core.delivery.sender import LazyStorage, Sender, converted_item
 from ai_core.delivery.storage import resource_storage_directory
 from ai_core.delivery.transport import Transport
 from ai_core.diagnostics import DROPS
@@ -96,6 +96,10 @@ class _ExporterBase:
         self._processors = tuple(telemetry_processors)
         self._sender = sender or build_sender(parsed, storage_directory, disable_offline_storage, timeout, credential)
         self._shut_down = False
+        # Without telemetry processors, span and log envelopes go to our Sender as their bytes,
+        # encoded by what their conversion guarantees (ai_core.delivery.sender.converted_item):
+        # the same bytes, cheaper. Any other sender gets the dicts.
+        self._encodes_converted = not self._processors and isinstance(self._sender, Sender)
 
     def _finish(self, envelopes: Iterable[Envelope]) -> List[Envelope]:
         """The user's telemetry processors (each guarded)."""
@@ -188,8 +192,9 @@ class AzureMonitorTraceExporter(_ExporterBase, SpanExporter):
         resource = otel_resource_envelope(
             spans[0].resource, self.ikey, time.time_ns(), self.connection_string.application_id, self.role
         )
-        # Span by span: the sender encodes each envelope before the next span is converted.
-        each = chain.from_iterable(map(self._span_envelopes, paced(spans)))
+        # Span by span: each envelope is encoded before the next span is converted.
+        convert = self._span_items if self._encodes_converted else self._span_envelopes
+        each = chain.from_iterable(map(convert, paced(spans)))
         ok = self._send(chain(self._finish([resource]), each))
         return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
@@ -210,6 +215,15 @@ class AzureMonitorTraceExporter(_ExporterBase, SpanExporter):
             self._not_converted(span)
             return []
         return self._finish(converted) if self._processors else converted
+
+    def _span_items(self, span: ReadableSpan) -> List[Any]:
+        """:meth:`_span_envelopes` encoded here (no telemetry processors: ``_encodes_converted``)."""
+        try:
+            converted = span_to_envelopes(span, self.ikey, self._request_lookup, self.role)
+        except Exception:
+            self._not_converted(span)
+            return []
+        return [converted_item(envelope) for envelope in converted]
 
     def shutdown(self) -> None:
         self._close()
@@ -238,7 +252,8 @@ class AzureMonitorLogExporter(_ExporterBase, LogRecordExporter):
         if not batch:
             return LogRecordExportResult.SUCCESS
         # Record by record: the sender encodes each envelope before the next record is converted.
-        ok = self._send(chain.from_iterable(map(self._record_envelopes, paced(batch))))
+        convert = self._record_items if self._encodes_converted else self._record_envelopes
+        ok = self._send(chain.from_iterable(map(convert, paced(batch))))
         return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
 
     def envelopes(self, batch: Iterable[ReadableLogRecord]) -> List[Envelope]:
@@ -259,6 +274,15 @@ class AzureMonitorLogExporter(_ExporterBase, LogRecordExporter):
         if envelope is None:
             return []
         return self._finish((envelope,)) if self._processors else [envelope]
+
+    def _record_items(self, record: ReadableLogRecord) -> List[Any]:
+        """:meth:`_record_envelopes` encoded here (no telemetry processors: ``_encodes_converted``)."""
+        try:
+            envelope = log_to_envelope(record, self.ikey, self._request_lookup, self._trace_sample_rate, self.role)
+        except Exception:
+            self._not_converted(record)
+            return []
+        return [] if envelope is None else [converted_item(envelope)]
 
     def shutdown(self) -> None:
         self._close()

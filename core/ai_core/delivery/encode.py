@@ -28,6 +28,13 @@ value, where ``default=str`` gave ``"Color.RED"``; only a telemetry processor ca
 no enum member as a span attribute value).
 
 Without orjson (it is not installed on PyPy) every item takes the stdlib path: same bytes.
+
+The float checks are ~2 of the ~3 us an envelope costs. ``encode_converted`` skips them for a
+span's or log record's envelope straight from the conversion (no telemetry processor has seen
+it) when its types show there is no float orjson writes otherwise (``_float_free``): the
+exporters use it when no telemetry processors are configured (benchmarks/README.md, "Export
+thread, 2026-12-06: converter fast path"). tests/delivery/test_encode_converted.py holds it
+to the same bytes over the golden cases and random spans and records.
 """
 
 from __future__ import annotations
@@ -53,8 +60,15 @@ _stdlib_dumps = json.JSONEncoder(
     ensure_ascii=True, separators=(",", ":"), default=str, check_circular=False
 ).encode
 
-# Level 1 gzip: telemetry JSON compresses ~8x even at the fastest level, and export runs on a
-# background thread that should leave the CPU to the application.
+# The gzip of the request body: ISA-L's (the isal package, a dependency where it has wheels)
+# when it is there, ~0.6 us an item against zlib's ~2.6 at its fastest level on the benchmark
+# machine, with a smaller output (23 KB against 25 KB for a 512-item batch); else zlib.
+# Level 1 either way: telemetry JSON compresses ~8x even at the fastest levels, and export runs
+# on a background thread that should leave the CPU to the application.
+try:
+    from isal import isal_zlib as _gzip
+except ImportError:  # another platform or interpreter: the standard library's zlib
+    _gzip = zlib  # type: ignore[misc]
 _GZIP_LEVEL = 1
 
 # Items per compressed slice (~50 KB of JSON): the uncompressed body of a 512-item batch
@@ -154,6 +168,29 @@ def _make_fast() -> Optional[Callable[[Any], bytes]]:
     return fast
 
 
+def _make_fast_float_free() -> Optional[Callable[[Any], bytes]]:
+    """``fast`` without the float checks, for an envelope known to hold no float orjson writes
+    unlike ``repr`` (:func:`encode_converted`): the checks are ~2 of its ~3 us."""
+    if _make_fast() is None:
+        return None
+    dumps = orjson.dumps
+    option = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+    error = orjson.JSONEncodeError
+
+    def fast_float_free(envelope: Any) -> bytes:
+        try:
+            out = dumps(envelope, default=_default, option=option)
+        except error:
+            return _stdlib_dumps(envelope).encode("ascii")
+        if not out.isascii():
+            out = out.decode("utf-8").encode("ascii", _ESCAPES)
+        if b"\x7f" in out:
+            out = out.replace(b"\x7f", b"\\u007f")
+        return out
+
+    return fast_float_free
+
+
 def _stdlib_item(envelope: Any) -> bytes:
     return _stdlib_dumps(envelope).encode("ascii")
 
@@ -162,6 +199,80 @@ encode_item: Callable[[Any], bytes] = _make_fast() or _stdlib_item
 encode_item.__doc__ = """One envelope as compact, ASCII-only JSON bytes (see the module docstring).
 
 Raises what ``json.dumps`` raises for it (e.g. RecursionError for a cycle)."""
+
+
+_fast_float_free = _make_fast_float_free()
+_INF = float("inf")
+_join = "".join
+
+
+def _same_as_repr(value: Any) -> bool:
+    """Whether orjson writes this float exactly as ``repr`` does: a finite float that is 0 or
+    at least 1e-4 in magnitude (the probes above check the formats at import)."""
+    return value.__class__ is float and (
+        1e-4 <= value < _INF or -_INF < value <= -1e-4 or value == 0.0
+    )
+
+
+# baseData fields a span's or log record's conversion may fill with an attribute's raw value
+# (the others it writes itself: ``str``, ``int`` or ``bool``), by base type.
+_RAW_FIELDS = {
+    "RequestData": ("name", "url", "source"),
+    "RemoteDependencyData": ("name", "type", "data", "target"),
+    "MessageData": ("message",),
+    "ExceptionData": (),
+    "EventData": ("name",),
+}
+
+
+def _float_free(envelope: Envelope) -> bool:
+    """Whether an envelope as ``ai_core.envelopes`` built it for a span or a log record holds
+    no float that orjson would write otherwise than ``repr``.
+
+    Relies on what that conversion guarantees, and so is only for its envelopes (never after
+    a telemetry processor): ``properties`` values are ``str`` (a key orjson refuses sends the
+    item to the stdlib anyway), ``exceptions`` entries hold ``str`` and ``bool``, and of the
+    other fields only those of ``_RAW_FIELDS`` may hold an attribute's raw value; those, the
+    tags, ``sampleRate`` and ``measurements`` are looked at (an unknown base type: every field).
+    """
+    rate = envelope.get("sampleRate")
+    if rate is not None and not _same_as_repr(rate):
+        return False
+    try:
+        _join(envelope["tags"].values())  # all str: the join fails on anything else
+    except TypeError:
+        return False
+    body = envelope["data"]
+    data = body["baseData"]
+    measurements = data.get("measurements")
+    if measurements:
+        for number in measurements.values():
+            if not _same_as_repr(number):
+                return False
+    fields = _RAW_FIELDS.get(body["baseType"])
+    if fields is None:
+        for key, value in data.items():
+            cls = value.__class__
+            if cls is str or cls is int or cls is bool or key == "properties" or key == "measurements":
+                continue
+            if (cls is list and key == "exceptions") or _same_as_repr(value):
+                continue
+            return False
+        return True
+    for key in fields:
+        value = data.get(key)
+        if value is not None and value.__class__ is not str:
+            return False
+    return True
+
+
+def encode_converted(envelope: Envelope) -> bytes:
+    """:func:`encode_item` for a span's or log record's envelope straight from the conversion
+    (no telemetry processor has seen it): the same bytes, without the float checks when
+    :func:`_float_free` shows they cannot find anything (nearly every item)."""
+    if _fast_float_free is not None and _float_free(envelope):
+        return _fast_float_free(envelope)
+    return encode_item(envelope)
 
 
 def _array_pieces(items: Sequence[bytes]) -> Iterator[bytes]:
@@ -184,7 +295,7 @@ def _array_pieces(items: Sequence[bytes]) -> Iterator[bytes]:
 
 def body(items: Sequence[bytes]) -> bytes:
     """The gzip'd JSON array of encoded items (the request body), compressed slice by slice."""
-    compressor = zlib.compressobj(_GZIP_LEVEL, zlib.DEFLATED, 31)  # wbits 31: gzip container
+    compressor = _gzip.compressobj(_GZIP_LEVEL, _gzip.DEFLATED, 31)  # wbits 31: gzip container
     out = [compressor.compress(piece) for piece in _array_pieces(items)]
     out.append(compressor.flush())
     return b"".join(out)

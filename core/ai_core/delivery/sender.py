@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Any, Callable, Dict, Iterable, List, Optional
 
-from ai_core.delivery.encode import body, encode_item
+from ai_core.delivery.encode import body, encode_converted, encode_item
 from ai_core.delivery.outcome import Verdict, judge, trim_envelope
 from ai_core.delivery.storage import LocalStorage, StorageRefused
 from ai_core.delivery.transport import TrackResponse, Transport
@@ -227,8 +227,9 @@ class Sender:
         self.transport.close()
 
 
-def encode_envelopes(envelopes: Iterable[Envelope]) -> List[Item]:
-    """Each envelope's JSON bytes, encoded as it comes (``envelopes`` may be a generator).
+def encode_envelopes(envelopes: Iterable[Any]) -> List[Item]:
+    """Each envelope's JSON bytes, encoded as it comes (``envelopes`` may be a generator);
+    an item already encoded (bytes, from :func:`converted_item`) is taken as it is.
 
     An envelope over the service's 64 KiB item limit is trimmed first (measured on the
     ASCII-escaped text, which is never shorter than the UTF-8 the service counts). One that
@@ -237,6 +238,9 @@ def encode_envelopes(envelopes: Iterable[Envelope]) -> List[Item]:
     """
     items: List[Item] = []
     for envelope in envelopes:
+        if envelope.__class__ is bytes:  # already encoded by converted_item()
+            items.append(envelope)
+            continue
         try:
             item = encode_item(envelope)
             if len(item) > MAX_ITEM_BYTES:
@@ -249,6 +253,19 @@ def encode_envelopes(envelopes: Iterable[Envelope]) -> List[Item]:
             continue
         items.append(item)
     return items
+
+
+def converted_item(envelope: Envelope) -> Any:
+    """A span's or log record's envelope straight from the conversion (no telemetry processor
+    ran) as its bytes for :meth:`Sender.send`, through the cheaper
+    :func:`~ai_core.delivery.encode.encode_converted`; the dict itself when it needs what
+    ``encode_envelopes`` does besides (trimming an item over the size limit, counting one that
+    cannot be encoded)."""
+    try:
+        item = encode_converted(envelope)
+    except Exception:
+        return envelope
+    return item if len(item) <= MAX_ITEM_BYTES else envelope
 
 
 def _backoff(attempt: int) -> float:
