@@ -28,6 +28,7 @@ from ai_core.web.guard import guarded
 from ai_core.web.setup import AppRequestRules
 from flask_ai.logs import RECORDED_EXCEPTION
 from flask_ai.routes import request_route
+from flask_ai.user import may_have_user
 
 
 class RequestSignals:
@@ -60,6 +61,9 @@ class RequestSignals:
             with guarded("reading the Flask user"):
                 from flask import request
 
+                rule = self._web.options.user_id
+                if not rule or (rule is True and not may_have_user()):
+                    return response  # nobody to read: no resolver, no suppressed context
                 self._web.annotate(span, auth_user_id=self._web.user_id(request._get_current_object()))
         return response
 

@@ -35,6 +35,14 @@ def flask_user_id(request: Any) -> Optional[str]:
     return user_id_of(g.get("user"))
 
 
+def may_have_user() -> bool:
+    """Whether :func:`flask_user_id` could find anyone: Flask-Login is set up for the app or
+    ``g.user`` is set. When neither is, it answers None, and the request skips the reader."""
+    from flask import current_app, g
+
+    return getattr(current_app, "login_manager", None) is not None or g.get("user") is not None
+
+
 def _flask_login_user_id(request: Any) -> Optional[str]:
     from flask import current_app, g, session
 
