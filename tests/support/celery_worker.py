@@ -1,10 +1,12 @@
-"""A real Celery worker process for the task tests: ``celery -A <module> worker``.
+"""Real Celery processes for the task tests: ``celery -A <module> worker`` and ``celery beat``.
 
 ``CeleryWorker`` starts the worker in its own session with the options a test asks for (pool,
 concurrency, ``--max-tasks-per-child``), its output in a file, and waits until it says it is
 ``ready`` (a condition, not a sleep). ``stop()`` sends SIGTERM (Celery's warm shutdown: the
 running tasks finish, then the worker exits) and waits for the exit; ``kill()`` ends what a
-failed test left behind. Use it as a context manager.
+failed test left behind. Use it as a context manager. ``CeleryBeat`` is the same for
+``celery -A <module> beat`` (its schedule file in a temporary directory); ``sent`` waits until
+it has sent a number of scheduled tasks.
 """
 
 from __future__ import annotations
@@ -116,3 +118,24 @@ class CeleryWorker:
                 self.log_path.unlink()
             except OSError:
                 pass
+
+
+class CeleryBeat(CeleryWorker):
+    """``celery -A <module> beat``: started when it says it is starting, stopped by SIGTERM."""
+
+    def __init__(self, app_module: str, app_dir: Path, env: Dict[str, str], schedule_dir: Path) -> None:
+        super().__init__(app_module, app_dir, env)
+        self.cmd = [sys.executable, "-m", "celery", "-A", app_module, "beat", "--loglevel", "INFO",
+                    "--schedule", str(schedule_dir / "beat-schedule")]
+
+    def start(self) -> "CeleryBeat":
+        with open(self.log_path, "wb") as log:
+            self.proc = subprocess.Popen(
+                self.cmd, cwd=str(self.app_dir), env=self.env, stdin=subprocess.DEVNULL,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        return self
+
+    def sent(self, count: int, timeout: float = 90.0) -> str:
+        """Wait until beat has sent ``count`` scheduled tasks."""
+        return self.wait_for_output("Sending due task", count=count, timeout=timeout)

@@ -216,7 +216,13 @@ def beat_started(owns_process: bool) -> None:
     task_spans.STATE.in_beat = True
     if not owns_process:
         return
-    if start_beat_pipeline() is not None or not _process.quiet:
+    recording = start_beat_pipeline()
+    if recording is not None:
+        # An embedded beat's process is ended by SIGTERM (Celery resets its handler there):
+        # what it recorded goes out first.
+        recording.install_exit_hooks()
+        return
+    if not _process.quiet:
         return
     # Quiet: a pipeline this process already has (an embedded beat's, inherited from its
     # worker; one a web set-up built) gets nothing more: no log record reaches it, beat's

@@ -35,6 +35,9 @@ STOP_FLUSH_S = 5.0
 # Celery logs every failed task again, with its traceback, on this logger: the failure is
 # already the exception item of the task's request (one exception per failure).
 _TASK_TRACE_LOGGER = "celery.app.trace"
+# Beat's own logger: an embedded beat logs its start before it can be told apart from the
+# worker, and the worker logs the beat's stop; beat's internals unless record_beat asks.
+_BEAT_LOGGER = "celery.beat"
 _TASK_LOGGER = "celery.task"  # parent of get_task_logger() loggers, which do not propagate
 
 _main_thread_marked = False
@@ -63,8 +66,8 @@ def worker_started(telemetry: Telemetry) -> None:
     if not telemetry.enabled:
         return
     handler = telemetry.log_handler
-    if handler is not None and _not_relogged_failure not in handler.filters:
-        handler.addFilter(_not_relogged_failure)
+    if handler is not None and _worker_records not in handler.filters:
+        handler.addFilter(_worker_records)
     if not _main_thread_marked and threading.current_thread() is threading.main_thread():
         # The worker's main thread runs the consumer: polling, acknowledging, restoring
         # messages. Everything it sends to the broker is the queue's, not the app's; task
@@ -77,8 +80,15 @@ def worker_started(telemetry: Telemetry) -> None:
         _main_thread_marked = True
 
 
-def _not_relogged_failure(record: logging.LogRecord) -> bool:
-    return not (record.name == _TASK_TRACE_LOGGER and record.exc_info)
+def _worker_records(record: logging.LogRecord) -> bool:
+    """Not a failure Celery logs again, not beat's internals (unless ``record_beat``)."""
+    if record.name == _TASK_TRACE_LOGGER:
+        return not record.exc_info
+    if record.name == _BEAT_LOGGER:
+        from ai_core.tasks.task_spans import STATE
+
+        return STATE.record_beat
+    return True
 
 
 def _pipeline() -> Optional[Telemetry]:

@@ -3,7 +3,8 @@ and the worker both import, with the one documented call (README, "Celery").
 
 Set by the tests through the environment: SHOP_BROKER_URL (the throwaway Redis), SHOP_CACHE_URL
 (the app's own Redis, for its Redis dependencies), SHOP_AI (JSON of options for
-instrument_celery, the connection string among them), SHOP_PG_DSN (asyncpg task).
+instrument_celery, the connection string among them), SHOP_PG_DSN (asyncpg task), SHOP_BEAT (a
+beat schedule: send_receipt every second).
 """
 
 from __future__ import annotations
@@ -25,6 +26,8 @@ app.conf.update(
     worker_prefetch_multiplier=1,
     task_acks_late=False,
 )
+if os.environ.get("SHOP_BEAT"):  # the beat tests: one receipt a second
+    app.conf.beat_schedule = {"receipt": {"task": "shop.tasks.send_receipt", "schedule": 1.0, "args": (99,)}}
 OPTIONS = json.loads(os.environ.get("SHOP_AI") or "{}")
 instrument_celery(app, **OPTIONS)
 
