@@ -10,17 +10,24 @@ task's own code runs with it cleared, so the app's Redis calls inside a task are
 
 A context value rather than suppressing instrumentation: the worker's own log records and
 any other dependency made there are still the app's to see.
+
+A result backend's client (Celery's Redis result backend: results stored by the worker, read
+by ``AsyncResult.get()``/``.ready()`` anywhere) is marked instead, by its connection pool
+(:func:`mark_queue_client`): its commands are the queue's wherever they are made, while the
+app's own clients, even to the same server, stay the app's.
 """
 
 from __future__ import annotations
 
+import weakref
 from typing import Any, Optional
 
 from opentelemetry import context as otel_context
 
-__all__ = ["is_broker_traffic", "with_broker_traffic"]
+__all__ = ["is_broker_traffic", "with_broker_traffic", "mark_queue_client", "is_queue_client"]
 
 _BROKER_TRAFFIC = otel_context.create_key("ai_core.broker_traffic")
+_QUEUE_POOLS: "weakref.WeakSet[Any]" = weakref.WeakSet()  # connection pools of a queue's own clients
 
 
 def with_broker_traffic(flag: bool, context: Optional[Any] = None) -> Any:
@@ -31,3 +38,26 @@ def with_broker_traffic(flag: bool, context: Optional[Any] = None) -> Any:
 def is_broker_traffic(context: Optional[Any] = None) -> bool:
     """True while a queue's broker traffic runs (``context`` None: the current one)."""
     return otel_context.get_value(_BROKER_TRAFFIC, context) is True
+
+
+def mark_queue_client(client: Any) -> Any:
+    """Mark a Redis client (its connection pool, shared with its pipelines and pub/sub) as a
+    task queue's own; returns it."""
+    pool = getattr(client, "connection_pool", None)
+    if pool is not None:
+        try:
+            _QUEUE_POOLS.add(pool)
+        except TypeError:  # a pool that cannot be weakly referenced stays unmarked
+            pass
+    return client
+
+
+def is_queue_client(client: Any) -> bool:
+    """True for a client (or pipeline) :func:`mark_queue_client` marked."""
+    if not _QUEUE_POOLS:
+        return False
+    pool = getattr(client, "connection_pool", None)
+    try:
+        return pool is not None and pool in _QUEUE_POOLS
+    except TypeError:
+        return False

@@ -38,7 +38,11 @@ for task, args in json.loads(os.environ["SHOP_CALLS"]):
     with tracer.start_as_current_span("POST /checkout", kind=SpanKind.SERVER, attributes={{
             "http.request.method": "POST", "http.route": "/checkout", "url.path": "/checkout",
             "url.scheme": "http", "server.address": "shop", "http.response.status_code": 202}}) as span:
-        getattr(celery_shop, task).delay(*args)
+        result = getattr(celery_shop, task).delay(*args)
+        if os.environ.get("SHOP_WAIT_RESULTS"):  # the view waits for the task's result
+            result.ready()
+            print("RESULT", result.get(timeout=60))
+            celery_shop._cache().get("receipts:sent")  # and reads the app's own key
         operations.append(format(span.get_span_context().trace_id, "032x"))
 print("OPERATIONS " + json.dumps(operations))
 print("flushed", tel.force_flush(10))
@@ -47,8 +51,9 @@ tel.shutdown()
 
 
 def shop_env(emu: Emulator, broker_url: str, cache_url: str, storage: Path, pg_dsn: Optional[str] = None,
-             **options: Any) -> Dict[str, str]:
-    """The environment of the worker and the caller: the same options for both."""
+             result_backend: Optional[str] = None, **options: Any) -> Dict[str, str]:
+    """The environment of the worker and the caller: the same options for both.
+    ``result_backend``: tasks store their results there, and callers wait for them."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("APPLICATIONINSIGHTS_", "OTEL_", "SHOP_"))}
     ai = {"connection_string": emu.connection_string, "storage_directory": str(storage)}
     ai.update(options)
@@ -58,6 +63,8 @@ def shop_env(emu: Emulator, broker_url: str, cache_url: str, storage: Path, pg_d
     env["DJANGO_SETTINGS_MODULE"] = ""
     if pg_dsn:
         env["SHOP_PG_DSN"] = pg_dsn
+    if result_backend:
+        env.update(SHOP_RESULT_BACKEND=result_backend, SHOP_WAIT_RESULTS="1")
     return env
 
 

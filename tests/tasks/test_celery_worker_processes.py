@@ -161,3 +161,20 @@ def test_each_prefork_child_is_the_instance_of_its_pool_slot_and_keeps_it_when_r
     # its instance; the worker's own process is the node.
     metric_instances = {_instance(e) for e in envelopes(emu, type="metric", role=WORKER_ROLE)}
     assert slots <= metric_instances <= slots | {w.node}, metric_instances
+
+
+def test_the_result_backend_traffic_records_nothing_and_the_app_redis_calls_do(emu, redis_server, tmp_path):  # noqa: F811
+    env = shop_env(emu, redis_server.url(0), redis_server.url(1), tmp_path / "storage",
+                   result_backend=redis_server.url(2))
+    with worker(env, concurrency=2):
+        # The view enqueues, asks .ready() and waits in .get() for the result the worker stores.
+        [op] = enqueue_from_requests(env, [("send_receipt", [2501])])
+        [task] = wait_for(emu, 1, type="request", operation_id=op, name="shop.tasks.send_receipt")
+        [web] = wait_for(emu, 1, type="request", operation_id=op, name="POST /checkout")
+        deps = wait_for(emu, 3, type="dependency", operation_id=op)
+    # The app's own commands: the task's INCRBY under the task, the view's GET under the view;
+    # the results' SETEX/PUBLISH/GET/SUBSCRIBE... are the backend's, like the broker's.
+    redis = [(base(d)["name"], tag(d, "ai.operation.parentId")) for d in deps if base(d)["type"] == "redis"]
+    assert sorted(redis) == sorted([("INCRBY", base(task)["id"]), ("GET", base(web)["id"])]), redis
+    assert sorted(d["name"] for d in _redis_dependencies(emu)) == ["GET", "INCRBY"]  # none outside them either
+    assert envelopes(emu, type="exception") == []

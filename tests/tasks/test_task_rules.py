@@ -9,6 +9,7 @@ from ai_core.errors import ConfigurationError
 from ai_core.options import resolve_options
 from ai_core.role import Role, process_role
 from ai_core.tasks.rules import TaskExclusion, beat_role_default, worker_instance, worker_role_default
+from redis_server import redis_server  # noqa: F401
 from subprocess_helpers import run_python
 
 
@@ -123,3 +124,33 @@ def test_the_role_options_win_over_the_process_defaults(monkeypatch):
     monkeypatch.setenv("OTEL_SERVICE_NAME", "billing")
     role, _ = process_role(None, None, "shop-worker")
     assert role.with_defaults("shop-beat", None).name == "billing"
+
+
+def test_a_marked_queue_client_records_nothing_and_the_app_client_does(redis_server):  # noqa: F811
+    import redis
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+    from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+    from ai_core.broker_traffic import mark_queue_client
+    from ai_core.redis_instrumentation import RedisInstrumentor
+
+    spans = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(spans))
+    instrumentor = RedisInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        app = redis.Redis.from_url(redis_server.url(3))
+        queue = mark_queue_client(redis.Redis.from_url(redis_server.url(3)))
+        app.set("k", "1")
+        queue.set("k", "2")
+        with queue.pipeline() as pipe:
+            pipe.get("k").incr("n").execute()
+        app.incr("n")
+        assert [s.name for s in spans.get_finished_spans()] == ["SET", "INCRBY"]
+    finally:
+        instrumentor.uninstrument()
+    # Uninstrumented: neither our wrapper nor the stock one is left.
+    assert not hasattr(redis.Redis.execute_command, "__wrapped__")
+    assert not hasattr(redis.client.Pipeline.execute, "__wrapped__")

@@ -112,6 +112,9 @@ def instrument_celery_app(celery_app: Any, opts: Options, web_role: Optional[str
             from ai_core.tasks.worker_process import wire_worker_signals
 
             wire_worker_signals()
+            from ai_core.tasks.result_backend import mark_result_backend_clients
+
+            mark_result_backend_clients()
             _process.wired = True
     if celery_command() == "beat":
         if not _process.record_beat:

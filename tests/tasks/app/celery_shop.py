@@ -4,7 +4,7 @@ and the worker both import, with the one documented call (README, "Celery").
 Set by the tests through the environment: SHOP_BROKER_URL (the throwaway Redis), SHOP_CACHE_URL
 (the app's own Redis, for its Redis dependencies), SHOP_AI (JSON of options for
 instrument_celery, the connection string among them), SHOP_PG_DSN (asyncpg task), SHOP_BEAT (a
-beat schedule: send_receipt every second).
+beat schedule: send_receipt every second), SHOP_RESULT_BACKEND (results stored there).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ from ai_core.tasks import instrument_celery
 
 app = Celery("celery_shop", broker=os.environ["SHOP_BROKER_URL"])
 app.conf.update(
-    task_ignore_result=True,
+    result_backend=os.environ.get("SHOP_RESULT_BACKEND") or None,
+    task_ignore_result=not os.environ.get("SHOP_RESULT_BACKEND"),
     broker_connection_retry_on_startup=True,
     worker_prefetch_multiplier=1,
     task_acks_late=False,
