@@ -102,6 +102,11 @@ def test_a_task_is_one_request_in_the_operation_of_the_web_request_that_enqueued
              and base(e)["name"] not in ("INCRBY", "SET")]
     assert stray == []
     assert emu.rejected() == []
+    # The application map (the emulator's, built as the portal's): an edge web -> worker.
+    edges = {(e["source"], e["target"]) for e in emu.app_map()["edges"]}
+    assert ("role:" + WEB_ROLE, "role:" + WORKER_ROLE) in edges, emu.app_map()["edges"]
+    # No "Overriding of current TracerProvider" (the stock set-up's warning) in the worker.
+    assert "Overriding" not in shop[1].output()
 
 
 def test_a_failing_task_is_one_exception_on_a_failed_request(emu, shop):

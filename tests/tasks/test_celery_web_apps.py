@@ -92,3 +92,35 @@ def test_instrument_celery_before_the_web_app_shares_its_pipeline(emu, app, requ
     assert dep["data"]["baseData"]["type"] == "Queue Message"
     assert dep["tags"]["ai.operation.parentId"] == request["data"]["baseData"]["id"]
     assert dep["tags"]["ai.cloud.role"] == request["tags"]["ai.cloud.role"] == "shop"
+
+
+WITHOUT_CELERY = """
+import ai_core
+from celery import Celery
+from opentelemetry import trace
+from opentelemetry.trace import SpanKind
+from ai_core.configure import current
+from ai_core.tasks import instrument_celery
+
+OPTIONS = dict(connection_string={cs!r}, disable_offline_storage=True, instrumentations=["redis"])
+celery_app = Celery("shop", broker="memory://")
+instrument_celery(celery_app, **OPTIONS)
+tel = ai_core.configure(**OPTIONS)
+
+@celery_app.task(name="shop.tasks.send_receipt")
+def send_receipt(order_id):
+    return "sent"
+
+with trace.get_tracer("shop").start_as_current_span("POST /checkout", kind=SpanKind.SERVER):
+    send_receipt.delay(7)
+print("flushed", tel.force_flush(10))
+tel.shutdown()
+"""
+
+
+def test_celery_left_out_of_instrumentations_records_no_task_telemetry(emu):
+    out = run_python(WITHOUT_CELERY.format(cs=emu.connection_string), env={"DJANGO_SETTINGS_MODULE": ""}, timeout=120)
+    assert out.returncode == 0 and "flushed True" in out.stdout, out.stdout + out.stderr
+    [request] = [i["envelope"] for i in emu.wait_for_items(count=1, timeout=60, type="request")]
+    assert request["data"]["baseData"]["name"] == "POST /checkout"
+    assert emu.items(type="dependency") == []  # no enqueue dependency
