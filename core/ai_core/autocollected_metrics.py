@@ -7,7 +7,7 @@ dropped at export (``ai_core.envelopes.metrics``), after the SDK aggregated them
 request thread. Handing the instrumentations no-op instruments for those names removes that
 work from every request (benchmarks/README.md has the figures), while the
 instruments the app creates itself, through the global meter provider, are never touched.
-The request duration histograms it does keep record off the request thread
+The request and HTTP client duration histograms it does keep record off the request thread
 (``ai_core.queued_durations``).
 """
 
@@ -19,6 +19,7 @@ from opentelemetry.metrics import NoOpHistogram, NoOpUpDownCounter
 from opentelemetry.sdk.metrics.view import View
 
 from ai_core.envelopes.metrics import DROPPED_INSTRUMENTS, REQUEST_DURATION_NAMES, REQUEST_DURATION_KEYS
+from ai_core.envelopes.metrics import _DEPENDENCY_DURATION_NAMES as DEPENDENCY_DURATION_NAMES
 from ai_core.queued_durations import QueuedHistogram, duration_queue
 
 __all__ = ["AutocollectedMeterProvider", "standard_metric_views"]
@@ -69,10 +70,11 @@ class _AutocollectedMeter:
         if lowered in DROPPED_INSTRUMENTS:
             return NoOpHistogram(name)
         histogram = self._meter.create_histogram(name, *args, **kwargs)
-        if lowered in REQUEST_DURATION_NAMES:
+        if lowered in REQUEST_DURATION_NAMES or lowered in DEPENDENCY_DURATION_NAMES:
             queue = duration_queue(self._provider, self._meter)
             if queue is not None:
-                return QueuedHistogram(histogram, queue, REQUEST_DURATION_KEYS)
+                keys = REQUEST_DURATION_KEYS if lowered in REQUEST_DURATION_NAMES else None
+                return QueuedHistogram(histogram, queue, keys)
         return histogram
 
     def create_up_down_counter(self, name: str, *args: Any, **kwargs: Any) -> Any:

@@ -16,7 +16,8 @@ request that ended before it, with the numbers the stock instrumentation would h
 
 Used for the contrib WSGI and ASGI middlewares (Flask, FastAPI) through
 ``ai_core.autocollected_metrics``, and by ``django_ai``'s own request middleware through the
-same provider. Requests an adapter excludes never reach a record, so they are not counted.
+same provider; the HTTP client instrumentations' durations (``dependencies/duration``, one per
+outgoing call) are queued the same way, with all their attributes. Requests an adapter excludes never reach a record, so they are not counted.
 The queue is bounded: when no collection drains it (metrics export switched off), a request
 records directly. With exemplars asked for (``OTEL_METRICS_EXEMPLAR_FILTER``) the histograms
 record directly too: an exemplar needs the request's context at the time of the record.
@@ -98,34 +99,39 @@ class QueuedHistogram:
     """A duration histogram whose ``record`` queues; the same name, unit and description.
 
     ``keys``: the attributes the metric's view keeps (the rest would be dropped at the
-    record); the reduced attributes are shared per distinct value, so a queued request costs
-    a tuple, not a dict.
+    record), or None to keep them all (the HTTP client durations, ``dependencies/duration``,
+    whose few attributes are the method, status code and server). The attributes are shared
+    per distinct value, so a queued request costs a tuple, not a dict.
     """
 
     MAX_SHAPES = 1024
 
-    def __init__(self, histogram: Any, queue: DurationQueue, keys: Sequence[str]) -> None:
+    def __init__(self, histogram: Any, queue: DurationQueue, keys: Optional[Sequence[str]]) -> None:
         self._histogram = histogram
         self._queue = queue
-        self._keys = tuple(keys)
+        self._keys = None if keys is None else tuple(keys)
         self._shared: Dict[Tuple[Any, ...], Mapping[str, Any]] = {}
 
     def record(self, amount: Any, attributes: Optional[Mapping[str, Any]] = None, context: Any = None) -> None:
-        if attributes:
+        if not attributes:
+            shared: Mapping[str, Any] = _EMPTY
+        elif self._keys is None:
+            shape = tuple(attributes.items())
+            try:
+                shared = self._shared.get(shape) or self._keep(shape, dict(attributes))
+            except TypeError:  # a list value (not hashable): this one keeps its own copy
+                shared = dict(attributes)
+        else:
             get = attributes.get
             values = tuple([get(key) for key in self._keys])
-            shared = self._shared.get(values)
-            if shared is None:
-                shared = self._share(values)
-        else:
-            shared = _EMPTY
+            shared = self._shared.get(values) or self._keep(
+                values, {key: value for key, value in zip(self._keys, values) if value is not None})
         self._queue.add(self._histogram, amount, shared)
 
-    def _share(self, values: Tuple[Any, ...]) -> Mapping[str, Any]:
-        shared = {key: value for key, value in zip(self._keys, values) if value is not None}
+    def _keep(self, shape: Tuple[Any, ...], attributes: Mapping[str, Any]) -> Mapping[str, Any]:
         if len(self._shared) < self.MAX_SHAPES:
-            self._shared[values] = shared
-        return shared
+            self._shared[shape] = attributes
+        return attributes
 
     def __getattr__(self, name: str) -> Any:  # name, unit, description, ...: the histogram's
         return getattr(self._histogram, name)

@@ -107,8 +107,39 @@ def test_with_exemplars_the_durations_are_recorded_directly():
     assert [(c, s) for _, c, s, _ in _points(reader)["http.server.duration"]] == [(1, 4)]
 
 
+CALLS = [  # (ms, attributes as the HTTP client instrumentations record them)
+    (20, {"http.method": "GET", "http.scheme": "http", "net.peer.name": "api.example", "net.peer.port": 80,
+          "http.status_code": 200}),
+    (25, {"http.method": "GET", "http.scheme": "http", "net.peer.name": "api.example", "net.peer.port": 80,
+          "http.status_code": 200}),
+    (30, {"http.method": "GET", "http.scheme": "http", "net.peer.name": "api.example", "net.peer.port": 80,
+          "http.status_code": 404}),
+    (40, {"http.method": "POST", "net.peer.name": "api.example", "net.peer.port": 80, "http.status_code": 503}),
+    (5, {"http.method": "GET", "error.type": "ConnectionError", "net.peer.name": "down.example"}),
+    (9, {"http.method": "GET", "tags": ["a", "b"]}),  # a sequence value: not shareable, still recorded
+    (3, None),
+]
+
+
+def test_http_client_durations_are_queued_with_all_their_attributes():
+    queued_provider, queued_reader = _provider()
+    duration = AutocollectedMeterProvider(queued_provider).get_meter("opentelemetry.instrumentation.urllib") \
+        .create_histogram("http.client.duration", unit="ms")
+    direct_provider, direct_reader = _provider()
+    direct = direct_provider.get_meter("opentelemetry.instrumentation.urllib").create_histogram(
+        "http.client.duration", unit="ms")
+    assert isinstance(duration, QueuedHistogram)
+    for ms, attributes in CALLS:
+        duration.record(ms, attributes)
+        direct.record(ms, attributes)
+
+    assert len(duration_queue(queued_provider, None)) == len(CALLS)
+    queued = _points(queued_reader)
+    assert queued == _points(direct_reader)
+    assert len(queued["http.client.duration"]) == 6
+
+
 def test_other_histograms_are_not_queued():
     provider, _ = _provider()
     meter = AutocollectedMeterProvider(provider).get_meter("m")
-    assert not isinstance(meter.create_histogram("http.client.duration", unit="ms"), QueuedHistogram)
     assert not isinstance(meter.create_histogram("app.latency", unit="ms"), QueuedHistogram)
