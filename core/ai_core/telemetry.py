@@ -115,6 +115,29 @@ class Telemetry:
             logger.debug("shutdown at stop failed", exc_info=True)
         return delivered
 
+    def abandon(self) -> None:
+        """Send nothing more from this process, not even what is queued or the last metrics:
+        for a process that is to stay quiet although a pipeline was set up in it (``celery
+        beat`` loading the module that sets up the web app, README "Celery"). The log handler
+        is removed and the exit hooks find the pipeline shut down. An export thread that
+        already runs in this process (items were recorded before) is not stopped."""
+        with self._lock:
+            if self._shut_down:
+                return
+            self._shut_down = True
+        if self.enabled:
+            self._remove_log_handler()
+
+    def _remove_log_handler(self) -> None:
+        if self.log_handler is None:
+            return
+        for lg in list(logging.Logger.manager.loggerDict.values()):
+            if isinstance(lg, logging.Logger) and self.log_handler in lg.handlers:
+                lg.removeHandler(self.log_handler)
+        root = logging.getLogger()
+        if self.log_handler in root.handlers:
+            root.removeHandler(self.log_handler)
+
     def install_exit_hooks(self) -> None:
         """Flush at interpreter exit and on SIGTERM (see ai_core.lifecycle for why both)."""
         from ai_core.lifecycle import flush_on_exit
@@ -135,13 +158,7 @@ class Telemetry:
             if self.sender is not None:
                 self.sender.patient = False
             self.worker.shutdown(timeout_s=timeout_s)
-        if self.log_handler is not None:
-            for lg in logging.Logger.manager.loggerDict.values():
-                if isinstance(lg, logging.Logger) and self.log_handler in lg.handlers:
-                    lg.removeHandler(self.log_handler)
-            root = logging.getLogger()
-            if self.log_handler in root.handlers:
-                root.removeHandler(self.log_handler)
+        self._remove_log_handler()
         cancel = getattr(self._instrumented, "cancel", None)
         if cancel is not None:
             cancel()  # libraries imported from now on stay uninstrumented

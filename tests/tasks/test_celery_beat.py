@@ -63,10 +63,12 @@ def _nothing_sent(emu, storage: Path) -> None:
     assert not any(p.is_file() for p in storage.rglob("*")) if storage.exists() else True
 
 
-@pytest.mark.parametrize("layout", ["instrument_celery", "django"])
+@pytest.mark.parametrize("layout", ["instrument_celery", "flask_app", "django"])
 def test_a_beat_process_sends_nothing_by_default(emu, redis_server, tmp_path, layout):  # noqa: F811
     if layout == "django":
         env, module, app_dir = _django_env(emu, redis_server, tmp_path), "djshop", DJANGO_PROJECT
+    elif layout == "flask_app":  # the module beat loads creates the Flask app, telemetry and all
+        env, module, app_dir = _shop_env(emu, redis_server, tmp_path), "flask_shop", APP_DIR
     else:
         env, module, app_dir = _shop_env(emu, redis_server, tmp_path), "celery_shop", APP_DIR
     beat = CeleryBeat(module, app_dir, env, tmp_path).start()

@@ -228,25 +228,16 @@ def beat_started(owns_process: bool) -> None:
     if not _process.quiet:
         return
     # Quiet: a pipeline this process already has (an embedded beat's, inherited from its
-    # worker; one a web set-up built) gets nothing more: no log record reaches it, beat's
-    # enqueues make no span, and its Redis calls are the broker's. Its export thread, never
-    # started in this process, never starts.
+    # worker; one a web set-up built when beat imported the app's module) sends nothing more,
+    # not even its metrics at exit; beat's enqueues make no span, and its Redis calls are the
+    # broker's.
     from opentelemetry import context as otel_context
 
     from ai_core.broker_traffic import with_broker_traffic
 
     for tel in {id(t): t for t in (_process.worker, current()) if t is not None}.values():
-        _detach_log_handler(tel)
+        tel.abandon()
     otel_context.attach(with_broker_traffic(True))  # for the life of the beat process
-
-
-def _detach_log_handler(telemetry: Telemetry) -> None:
-    handler = telemetry.log_handler
-    if handler is None:
-        return
-    for lg in [logging.getLogger()] + list(logging.Logger.manager.loggerDict.values()):
-        if isinstance(lg, logging.Logger) and handler in lg.handlers:
-            lg.removeHandler(handler)
 
 
 def worker_pipeline() -> Optional[Telemetry]:
