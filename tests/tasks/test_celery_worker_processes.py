@@ -68,9 +68,10 @@ def test_warm_shutdown_delivers_what_the_worker_recorded_and_excluded_tasks_send
 @pytest.mark.parametrize("pool", ["threads", "solo"])
 def test_threads_and_solo_pools_record_tasks_and_not_the_broker(emu, redis_server, tmp_path, pool):  # noqa: F811
     env = _env(emu, redis_server, tmp_path)
-    with worker(env, pool=pool, concurrency=2):
+    with worker(env, pool=pool, concurrency=2) as w:
         [op] = enqueue_from_requests(env, [("send_receipt", [2201])])
         [task] = wait_for(emu, 1, type="request", operation_id=op, name="shop.tasks.send_receipt")
+        assert tag(task, "ai.cloud.roleInstance") == w.node  # one process: the worker's node name
         [dep] = [d for d in wait_for(emu, 2, type="dependency", operation_id=op) if base(d)["type"] == "redis"]
         assert tag(dep, "ai.operation.parentId") == base(task)["id"]
         assert len(wait_for(emu, 2, type="trace", operation_id=op)) == 2
