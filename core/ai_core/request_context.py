@@ -7,14 +7,18 @@ local server span, and let the conversion of the span (or of a log record writte
 read from it. Keyed by span, not by trace: a service that calls itself within one trace
 serves two requests in that trace, and each child belongs to its own. The registry is
 bounded so a process that never ends requests (or drops them) cannot grow it without limit.
+
+This runs on the request thread for every span (benchmarks/README.md, "Issue 20, second
+session"), so the registry is plain dicts written without a lock, a child's entry is the
+request's span id (an int), and an ended request is a tuple of strings: nothing kept for the
+seconds after a request is an object the garbage collector has to visit again and again.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections import OrderedDict
-from typing import Any, Callable, Dict, Mapping, Optional
+from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 
 from opentelemetry.context import Context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor
@@ -107,7 +111,7 @@ class RequestContext:
             self.role_name,
         )
 
-    def freeze(self) -> None:
+    def freeze(self, now: Optional[float] = None) -> None:
         """Copy what the ended span says and let the span go."""
         if self._span is None:
             return
@@ -118,8 +122,23 @@ class RequestContext:
         self._user_id = user_id_of(attrs) or self._user_id
         self._role_name = app_role_of(attrs) or self._role_name
         self._span = None
-        self.ended_at = time.monotonic()
+        self.ended_at = time.monotonic() if now is None else now
 
+    def frozen(self) -> "Frozen":
+        """The values of an ended request as one tuple (see :data:`Frozen`)."""
+        return (self.operation_name, self._client_ip, self._auth_user_id, self._user_id, self._role_name,
+                self.ended_at)
+
+    @classmethod
+    def from_frozen(cls, values: "Frozen") -> "RequestContext":
+        ctx = cls(None, None, values[0], values[1], values[2], values[3], values[4])
+        ctx.ended_at = values[5]
+        return ctx
+
+
+Frozen = Tuple[Optional[str], Optional[str], Optional[str], Optional[str], Optional[str], Optional[float]]
+"""An ended request: (operation name, client IP, authenticated user, user, app role, ended at).
+A tuple of strings is not tracked by the garbage collector once a collection has seen it."""
 
 RequestLookup = Callable[[int], Optional[RequestContext]]
 
@@ -131,36 +150,129 @@ class RequestContextRegistry:
     export cycles after it, so a context is kept ``grace_s`` after its request ended, then
     forgotten: memory follows the request rate, not the registry's size cap. (If conversion
     ever lags further behind, children simply get the official tags.)
+
+    Entries live in two generations of plain dicts: ``put`` writes into the young one, and
+    every ``grace_s / 2`` the young generation becomes the old one while, of the old one, only
+    what is still needed moves to the new young generation: running requests, requests that
+    ended less than ``grace_s`` ago, and the entries pointing at those. A request is thus
+    forgotten between ``grace_s`` and ``grace_s`` plus two periods after it ended, and the
+    request thread pays a dict store per span (dict operations are atomic under the GIL; only
+    the rotation takes a lock, and never waits for it). When the young generation reaches
+    half of ``max_entries`` it is rotated at once and the old one dropped whole, so requests
+    that never end cannot grow the registry past ``max_entries``.
+
+    Values: a :class:`RequestContext` (a running request, or one ``put`` by a caller), a
+    :data:`Frozen` tuple (a request the span processor saw end), or the span id (an int) of
+    the entry a span's request is registered under.
     """
 
-    def __init__(self, max_entries: int = 50000, grace_s: float = 10.0) -> None:
-        self._items: "OrderedDict[int, RequestContext]" = OrderedDict()
-        self._max = max_entries
+    def __init__(self, max_entries: int = 50000, grace_s: float = 10.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self._young: Dict[int, Any] = {}
+        self._old: Dict[int, Any] = {}
+        self._half = max(max_entries // 2, 1)
         self._grace = grace_s
-        self._lock = threading.Lock()
-        reset_lock_after_fork(self)  # put() runs on request threads, which a fork can interrupt
+        self._period = grace_s / 2
+        self._clock = clock
+        self._rotate_at = clock() + self._period
+        self._view: Tuple[Any, Optional[RequestContext]] = (None, None)  # last frozen tuple looked up, its context
+        self._lock = threading.Lock()  # rotation only
+        reset_lock_after_fork(self)  # a fork while another thread rotated must not stop rotations
 
-    def put(self, span_id: int, ctx: RequestContext) -> None:
-        with self._lock:
-            items = self._items
-            items[span_id] = ctx
-            while len(items) > self._max:
-                items.popitem(last=False)
-            # Oldest first: drop leading entries whose request ended long enough ago.
-            horizon = time.monotonic() - self._grace
-            while items:
-                oldest = next(iter(items.values()))
-                if oldest.ended_at is None or oldest.ended_at > horizon:
-                    break
-                items.popitem(last=False)
+    # -- request threads ------------------------------------------------------------------
+
+    def put(self, span_id: int, ctx: Any) -> None:
+        """Register ``span_id`` under ``ctx``: a RequestContext, or the span id it belongs to."""
+        young = self._young
+        young[span_id] = ctx
+        if len(young) >= self._half or self._clock() >= self._rotate_at:
+            self._rotate()
+
+    def owner(self, span_id: int) -> Optional[int]:
+        """The span id whose entry holds the request ``span_id`` belongs to, or None."""
+        value = self._young.get(span_id)
+        if value is None:
+            value = self._old.get(span_id)
+            if value is None:
+                return None
+        return value if value.__class__ is int else span_id
+
+    def end(self, span_id: int, live_span_id: int, now: Optional[float] = None) -> None:
+        """The request registered under ``span_id`` ended: keep its values, drop its span."""
+        young = self._young
+        ctx = young.get(span_id)
+        if ctx is None:
+            ctx = self._old.get(span_id)
+        if ctx.__class__ is not RequestContext:
+            return
+        live = ctx._span
+        # The SDK hands on_end a ReadableSpan copy, so compare ids rather than objects.
+        if live is None or live.get_span_context().span_id != live_span_id:
+            return
+        ctx.freeze(now if now is not None else self._clock())
+        young[span_id] = ctx.frozen()  # the young generation: it stays at least one more period
+
+    # -- the export thread (and request threads' children) --------------------------------
 
     def get(self, span_id: int) -> Optional[RequestContext]:
-        return self._items.get(span_id)
+        value = self._young.get(span_id)
+        if value is None:
+            value = self._old.get(span_id)
+            if value is None:
+                return None
+        if value.__class__ is int:
+            value = self._young.get(value) or self._old.get(value)
+            if value is None:
+                return None
+        if value.__class__ is tuple:
+            seen, ctx = self._view  # one tuple read: consistent across threads
+            if seen is not value:
+                ctx = RequestContext.from_frozen(value)
+                self._view = (value, ctx)
+            return ctx
+        return value
 
     __call__ = get
 
     def __len__(self) -> int:
-        return len(self._items)
+        return len(self._young) + len(self._old)
+
+    # -- rotation ------------------------------------------------------------------------
+
+    def _rotate(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            return  # another thread is rotating
+        try:
+            now = self._clock()
+            young, old = self._young, self._old
+            if len(young) >= self._half:
+                carried: Dict[int, Any] = {}  # over the cap: the old generation goes whole
+            else:
+                carried = self._still_needed(old, young, now - self._grace)
+            self._old = young
+            self._young = carried
+            self._rotate_at = now + self._period
+        finally:
+            self._lock.release()
+
+    @staticmethod
+    def _still_needed(old: Dict[int, Any], young: Dict[int, Any], horizon: float) -> Dict[int, Any]:
+        items = list(old.items())  # one C-level copy: no Python code runs while it is taken
+        carried: Dict[int, Any] = {}
+        for span_id, value in items:
+            cls = value.__class__
+            if cls is tuple:
+                ended = value[5]
+            elif cls is int:
+                continue
+            else:
+                ended = value.ended_at
+            if ended is None or ended > horizon:
+                carried[span_id] = value
+        for span_id, value in items:  # a child stays while its request's entry does
+            if value.__class__ is int and (value in carried or value in young):
+                carried[span_id] = value
+        return carried
 
 
 class RequestContextSpanProcessor(SpanProcessor):
@@ -173,26 +285,20 @@ class RequestContextSpanProcessor(SpanProcessor):
 
     def on_start(self, span: Span, parent_context: Optional[Context] = None) -> None:
         parent = span.parent
-        span_id = span.get_span_context().span_id
         if parent is not None and not parent.is_remote:
             # Inside a request of this process (or not in one at all): follow the parent.
             # A nested server span (e.g. ASGI inside WSGI) belongs to the outer request too.
-            ctx = self._registry.get(parent.span_id)
-            if ctx is not None:
-                self._registry.put(span_id, ctx)
-            elif span.kind is SpanKind.SERVER or span.kind is SpanKind.CONSUMER:
-                self._registry.put(span_id, RequestContext(span, self._name_from_span))
-            return
-        if span.kind is SpanKind.SERVER or span.kind is SpanKind.CONSUMER:
+            owner = self._registry.owner(parent.span_id)
+            if owner is not None:
+                self._registry.put(span.get_span_context().span_id, owner)
+                return
+        kind = span.kind
+        if kind is SpanKind.SERVER or kind is SpanKind.CONSUMER:
             # A request that arrived here (no parent, or one in another process).
-            self._registry.put(span_id, RequestContext(span, self._name_from_span))
+            self._registry.put(span.get_span_context().span_id, RequestContext(span, self._name_from_span))
 
     def on_end(self, span: ReadableSpan) -> None:
-        if span.kind is not SpanKind.SERVER and span.kind is not SpanKind.CONSUMER:
-            return
-        span_id = span.get_span_context().span_id
-        ctx = self._registry.get(span_id)
-        live = ctx._span if ctx is not None else None
-        # The SDK hands on_end a ReadableSpan copy, so compare ids rather than objects.
-        if live is not None and live.get_span_context().span_id == span_id:
-            ctx.freeze()
+        kind = span.kind
+        if kind is SpanKind.SERVER or kind is SpanKind.CONSUMER:
+            span_id = span.get_span_context().span_id
+            self._registry.end(span_id, span_id)

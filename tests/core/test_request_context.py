@@ -1,32 +1,78 @@
 """The request-context registry follows the request rate, not its size cap."""
 
-import time
-
 from ai_core.request_context import RequestContext, RequestContextRegistry
 
 
+class _Clock:
+    """A monotonic clock the test moves: a slow machine cannot make a 'just ended' request
+    look old (or the reverse)."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
 def test_contexts_of_ended_requests_are_forgotten_after_the_grace_period():
-    # The registry reads the monotonic clock; the test moves the request's end instead of
-    # waiting, so a slow machine cannot make a 'just ended' request look old (or the reverse).
-    registry = RequestContextRegistry(max_entries=1000, grace_s=10)
+    clock = _Clock()
+    registry = RequestContextRegistry(max_entries=1000, grace_s=10, clock=clock)
     ended = RequestContext(operation_name="GET /a")
-    ended.ended_at = time.monotonic()
+    ended.ended_at = clock.now
     registry.put(1, ended)
+    registry.put(11, 1)  # a child of request 1
     running = RequestContext(live_span=None, operation_name="GET /b")
     registry.put(2, running)
-    registry.put(3, RequestContext(operation_name="GET /c"))
-    assert registry.get(1) is ended  # children converted right after the request still find it
-    ended.ended_at = time.monotonic() - 11  # the grace period has passed since it ended
-    registry.put(4, RequestContext(operation_name="GET /d"))
-    assert registry.get(1) is None
-    assert registry.get(2) is running and registry.get(3) is not None and registry.get(4) is not None
+    registry.put(21, 2)
+    for step in range(4):  # 9.6 s: the request ended less than the grace period ago
+        clock.now += 2.4
+        registry.put(100 + step, RequestContext(operation_name="GET /c"))
+    assert registry.get(1) is ended and registry.get(11) is ended  # children converted late still find it
+    for step in range(8):  # 19.2 s more: two rotations past the grace period
+        clock.now += 2.4
+        registry.put(200 + step, RequestContext(operation_name="GET /d"))
+    assert registry.get(1) is None and registry.get(11) is None
+    assert registry.get(2) is running and registry.get(21) is running  # a request still running stays
+    assert registry.get(207) is not None
+    assert len(registry) < 20  # the ended ones without a running request were dropped
+
+
+def test_a_request_ended_through_the_processor_is_kept_as_plain_values():
+    """What the registry keeps after a request ended: its values, not the span or an object
+    the garbage collector would keep visiting; children and log records still find them."""
+    import gc
+
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.trace import SpanKind
+
+    from ai_core.request_context import RequestContextSpanProcessor
+
+    clock = _Clock()
+    registry = RequestContextRegistry(clock=clock)
+    provider = TracerProvider(shutdown_on_exit=False)
+    provider.add_span_processor(RequestContextSpanProcessor(registry, lambda span: "GET /x"))
+    tracer = provider.get_tracer("tests")
+    with tracer.start_as_current_span("GET", kind=SpanKind.SERVER,
+                                      attributes={"client.address": "203.0.113.9", "enduser.id": "bob"}) as server:
+        with tracer.start_as_current_span("query", kind=SpanKind.CLIENT) as child:
+            with tracer.start_as_current_span("inner", kind=SpanKind.INTERNAL) as grandchild:
+                assert registry.get(grandchild.get_span_context().span_id)._span is server  # live while it runs
+    server_id = server.get_span_context().span_id
+    stored = registry._young[server_id]
+    assert stored.__class__ is tuple and stored[:4] == ("GET /x", "203.0.113.9", "bob", None)
+    gc.collect()
+    assert not gc.is_tracked(stored)
+    for span in (server, child, grandchild):
+        ctx = registry.get(span.get_span_context().span_id)
+        assert (ctx.operation_name, ctx.client_ip, ctx.auth_user_id, ctx._span) == ("GET /x", "203.0.113.9", "bob", None)
+    provider.shutdown()
 
 
 def test_the_size_cap_still_bounds_requests_that_never_end():
     registry = RequestContextRegistry(max_entries=10, grace_s=60)
     for i in range(25):
         registry.put(i, RequestContext(operation_name="x"))
-    assert len(registry) == 10
+    assert len(registry) <= 10
     assert registry.get(24) is not None and registry.get(0) is None
 
 
