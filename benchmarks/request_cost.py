@@ -59,7 +59,7 @@ def _configure_django(mode: str, sink: str) -> Any:
     cs = "InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=" + sink
     settings.configure(
         DEBUG=False, ALLOWED_HOSTS=["*"], ROOT_URLCONF=__name__, SECRET_KEY="benchmark-only", MIDDLEWARE=[],
-        INSTALLED_APPS=["django_ai"] if mode in ("ours", "before") else [], DATABASES={},
+        INSTALLED_APPS=["django_ai"] if mode not in ("plain", "floor") else [], DATABASES={},
         APPLICATION_INSIGHTS={"CONNECTION_STRING": cs, "ROLE_NAME": "bench-django"},
         LOGGING_CONFIG=None,
     )
@@ -166,7 +166,7 @@ def _start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
 
 
 def _flusher(mode: str) -> Any:
-    if mode in ("ours", "before"):
+    if mode not in ("plain", "floor"):
         from ai_core.configure import current
 
         return lambda: current().force_flush(timeout_s=60)  # type: ignore[union-attr]
@@ -180,6 +180,35 @@ def _flusher(mode: str) -> Any:
 
         return flush
     return lambda: None
+
+
+class GcMeter:
+    """Thread CPU time inside collections on every thread, and collections per generation
+    (``gc.callbacks``), as ``export_cost.py`` measures them."""
+
+    def __init__(self) -> None:
+        import gc
+        import threading
+
+        self._ident = threading.get_ident
+        self.cpu_s = 0.0
+        self.collections = [0, 0, 0]
+        self._started: Dict[int, float] = {}
+        gc.callbacks.append(self._callback)
+
+    def _callback(self, phase: str, info: Dict[str, Any]) -> None:
+        tid = self._ident()
+        if phase == "start":
+            self._started[tid] = time.thread_time()
+        else:
+            began = self._started.pop(tid, None)
+            if began is not None:
+                self.cpu_s += time.thread_time() - began
+            self.collections[info["generation"]] += 1
+
+    def reset(self) -> None:
+        self.cpu_s = 0.0
+        self.collections = [0, 0, 0]
 
 
 def child(mode: str, sink: str) -> None:
@@ -207,16 +236,20 @@ def child(mode: str, sink: str) -> None:
     for route in PATHS:
         serve(route, 300)  # warm-up: imports, caches, the export thread started
     flush()
+    gc_meter = GcMeter()
     print("ready", flush=True)
     for line in sys.stdin:
         route, count = line.split()
         n = int(count)
+        gc_meter.reset()
         t0, p0 = time.thread_time(), time.process_time()
         serve(route, n)
         t1 = time.thread_time()
         flush()
         p1 = time.process_time()
-        print(json.dumps({"thread_us": (t1 - t0) * 1e6 / n, "process_us": (p1 - p0) * 1e6 / n}), flush=True)
+        print(json.dumps({"thread_us": (t1 - t0) * 1e6 / n, "process_us": (p1 - p0) * 1e6 / n,
+                          "gc_us": gc_meter.cpu_s * 1e6 / n,
+                          "collections": [c * 1000 / n for c in gc_meter.collections]}), flush=True)
 
 
 urlpatterns: List[Any] = []  # filled in the child once Django is set up
@@ -235,6 +268,8 @@ def main() -> None:
     parser.add_argument("--before", metavar="TREE",
                         help="also mode 'before': ours from another checkout of the repository (e.g. "
                              "`git worktree add /tmp/before HEAD~1`), interleaved with the others")
+    parser.add_argument("--tree", action="append", default=[], metavar="NAME=TREE",
+                        help="also mode NAME: ours from the checkout TREE (repeatable; as --before)")
     parser.add_argument("--child", help=argparse.SUPPRESS)  # mode,sink
     args = parser.parse_args()
     if args.child:
@@ -243,8 +278,11 @@ def main() -> None:
         return
 
     modes = [m for m in args.modes.split(",") if m]
+    trees = dict(t.split("=", 1) for t in args.tree)
     if args.before:
-        modes.insert(modes.index("ours") if "ours" in modes else len(modes), "before")
+        trees["before"] = args.before
+    for name in trees:
+        modes.insert(modes.index("ours") if "ours" in modes else len(modes), name)
     routes = ["hello", "realistic"] if args.route == "both" else [args.route]
     port = _free_port()
     sink_proc = subprocess.Popen([sys.executable, os.path.join(HERE, "sink.py"), "--port", str(port)],
@@ -260,8 +298,8 @@ def main() -> None:
     try:
         for mode in modes:
             worker_env = env
-            if mode == "before":
-                tree = os.path.abspath(args.before)
+            if mode in trees:
+                tree = os.path.abspath(trees[mode])
                 worker_env = dict(env, PYTHONPATH=os.pathsep.join((tree, os.path.join(tree, "core"))))
             workers[mode] = subprocess.Popen(
                 [sys.executable, os.path.abspath(__file__), "--child", "%s,%s" % (mode, sink)],
@@ -289,20 +327,25 @@ def main() -> None:
     print("\n%d rounds of %d requests per mode and route, modes interleaved round by round; CPU us per "
           "request: min (median) of the rounds; ratios: median of the per-round ratios (range)"
           % (args.rounds, args.requests))
-    print("| route | mode | request thread, us | process (export thread incl.), us | request thread / floor |")
-    print("| --- | --- | ---: | ---: | ---: |")
+    print("GC: CPU inside collections on every thread (the round's flush included), us per request, "
+          "median of the rounds; collections gen0/1/2 per 1,000 requests, median of the rounds")
+    print("| route | mode | request thread, us | process (export thread incl.), us | request thread / floor "
+          "| GC us | collections |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
     for route in routes:
         floor = [f["thread_us"] for f in results.get((route, "floor"), [])]
         for mode in modes:
-            thread = [f["thread_us"] for f in results[(route, mode)]]
-            process = [f["process_us"] for f in results[(route, mode)]]
+            rows = results[(route, mode)]
+            thread = [f["thread_us"] for f in rows]
+            process = [f["process_us"] for f in rows]
             ratio = ""
             if floor:
                 ratios = [t / f for t, f in zip(thread, floor)]
                 ratio = "%.2f (%.2f-%.2f)" % (statistics.median(ratios), min(ratios), max(ratios))
-            print("| %s | %s | %.0f (%.0f) | %.0f (%.0f) | %s |" % (
+            collections = "/".join("%.0f" % statistics.median(f["collections"][g] for f in rows) for g in range(3))
+            print("| %s | %s | %.0f (%.0f) | %.0f (%.0f) | %s | %.1f | %s |" % (
                 route, mode, min(thread), statistics.median(thread), min(process), statistics.median(process),
-                ratio))
+                ratio, statistics.median(f["gc_us"] for f in rows), collections))
 
 
 if __name__ == "__main__":

@@ -167,6 +167,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--frameworks", default="django,flask,fastapi")
     parser.add_argument("--routes", default="hello,realistic")
+    parser.add_argument("--modes", default=",".join(MODES),
+                        help="a subset for quick A/B runs (e.g. floor,ours); the table lists only these")
     parser.add_argument("--json", help="also write the raw results here")
     args = parser.parse_args()
 
@@ -177,11 +179,12 @@ def main() -> int:
     sink = "http://127.0.0.1:%d" % sink_port
     results: Dict[Tuple[str, str, str], List[Dict[str, object]]] = {}
     unavailable: Dict[Tuple[str, str], str] = {}
+    modes = [m for m in MODES if m in args.modes.split(",")]
     try:
         for rnd in range(args.rounds):
             for framework in args.frameworks.split(","):
                 for route in args.routes.split(","):
-                    for mode in (MODES if rnd % 2 == 0 else MODES[::-1]):
+                    for mode in (modes if rnd % 2 == 0 else modes[::-1]):
                         if (framework, mode) in unavailable:
                             continue
                         try:
@@ -233,7 +236,7 @@ def report(results: Dict[Tuple[str, str, str], List[Dict[str, object]]], unavail
         for route in args.routes.split(","):
             floor_rows = results.get((framework, route, "floor"), [])
             official_rows = results.get((framework, route, "official"), [])
-            for mode in MODES:
+            for mode in [m for m in MODES if m in args.modes.split(",")]:
                 rows = results.get((framework, route, mode), [])
                 if not rows:
                     why = unavailable.get((framework, mode), "not run")
