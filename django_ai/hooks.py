@@ -29,6 +29,18 @@ def django_user_id(request: Any) -> Optional[str]:
     return user_id_of(user)
 
 
+def no_user_to_read(request: Any) -> bool:
+    """True when :func:`django_user_id` would answer None without reading anything: no
+    ``request.user`` at all (no authentication middleware), or ``AuthenticationMiddleware``'s
+    lazy user on a request without a session cookie. The middleware asks this first, so an
+    anonymous request does not pay for the reader's set-up (instrumentation suppressed
+    around it); any other user is left to the reader."""
+    user = request.__dict__.get("user")
+    if user is None:
+        return not hasattr(type(request), "user")  # a request class with a user of its own: read it
+    return not _is_evaluated(user) and _is_session_user(user) and not _has_session_cookie(request)
+
+
 def _is_evaluated(lazy: Any) -> bool:
     from django.utils.functional import empty
 

@@ -26,7 +26,14 @@ class _DuplicateRequestErrors(logging.Filter):
 def _request_context(record: logging.LogRecord) -> Any:
     if record.name != "django.request":
         return None
-    return getattr(getattr(record, "request", None), "_ai_core_context", None)
+    from django_ai.middleware import REQUEST_SPAN
+
+    span = getattr(getattr(record, "request", None), "__dict__", {}).get(REQUEST_SPAN)
+    if span is None:
+        return None
+    from opentelemetry import trace
+
+    return trace.set_span_in_context(span)  # built here: most requests log nothing after their end
 
 
 def export_django_request_records_once(handler: Optional[Any]) -> None:

@@ -185,3 +185,57 @@ def test_the_role_is_the_project(client: Any, ai_telemetry: Any) -> None:
 
     (request,) = ai_telemetry.requests
     assert request.role == "testsite"
+
+
+def test_the_anonymous_request_shortcut_never_skips_a_user_the_reader_would_record(site: Any) -> None:
+    """The middleware skips the ``user_id`` reader when ``no_user_to_read`` says there is nothing
+    to read (a request-thread saving); wherever the reader would record a user, it must not."""
+    from django.conf import settings
+    from django.contrib.auth.middleware import AuthenticationMiddleware
+    from django.contrib.sessions.middleware import SessionMiddleware
+    from django.http import HttpResponse
+    from django.test import Client, RequestFactory
+    from django.utils.functional import SimpleLazyObject
+
+    from django_ai.hooks import django_user_id, no_user_to_read
+
+    def through_auth(request: Any) -> Any:  # SessionMiddleware + AuthenticationMiddleware, as served
+        SessionMiddleware(lambda r: HttpResponse()).process_request(request)
+        AuthenticationMiddleware(lambda r: HttpResponse()).process_request(request)
+        return request
+
+    signed_in = Client()
+    signed_in.force_login(site)
+    session_cookie = signed_in.cookies[settings.SESSION_COOKIE_NAME].value
+    factory = RequestFactory()
+
+    class WithUserProperty(type(factory.get("/"))):  # type: ignore[misc]
+        @property
+        def user(self) -> Any:
+            return site
+
+    anonymous = {
+        "no authentication middleware": factory.get("/"),
+        "user set to None": factory.get("/"),
+        "session user, no session cookie": through_auth(factory.get("/")),
+    }
+    anonymous["user set to None"].user = None
+    with_user = {
+        "session user with the session cookie": through_auth(
+            factory.get("/", HTTP_COOKIE="%s=%s" % (settings.SESSION_COOKIE_NAME, session_cookie))),
+        "a user object": factory.get("/"),
+        "a lazy user of the project's own": factory.get("/"),
+        "a session user already read by the view": through_auth(factory.get("/")),
+        "a request class with a user property": WithUserProperty(factory.get("/").environ),
+    }
+    with_user["a user object"].user = site
+    with_user["a lazy user of the project's own"].user = SimpleLazyObject(lambda: site)
+    with_user["a session user already read by the view"].user.is_authenticated  # evaluates the lazy user
+
+    for name, request in anonymous.items():
+        assert no_user_to_read(request), name
+        assert django_user_id(request) is None, name
+    for name, request in with_user.items():
+        assert not no_user_to_read(request), name
+    assert django_user_id(with_user["session user with the session cookie"]) == str(site.pk)
+    assert django_user_id(with_user["a request class with a user property"]) == str(site.pk)
