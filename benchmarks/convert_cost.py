@@ -30,6 +30,10 @@ def main() -> None:
     parser.add_argument("--route", choices=("hello", "realistic"), default="realistic")
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--general-only", action="store_true",
+                        help="the export path without envelopes.span_bytes (every span by the general path)")
+    parser.add_argument("--profile", action="store_true",
+                        help="print a cProfile of the export path (top functions by own time)")
     args = parser.parse_args()
 
     sys.path.insert(0, HERE)
@@ -46,6 +50,8 @@ def main() -> None:
         logging.getLogger("bench").setLevel(logging.WARNING)
         from ai_core import exporters
 
+        if args.general_only:
+            exporters.span_item = lambda *_args: None  # type: ignore[assignment]
         kept: List[Any] = []  # (exporter, item)
         for cls in (exporters.AzureMonitorTraceExporter, exporters.AzureMonitorLogExporter):
             original = cls.export
@@ -104,6 +110,14 @@ def main() -> None:
             return count
 
         items = convert()
+        if args.profile:
+            import cProfile
+            import pstats
+
+            export_path()
+            profiler = cProfile.Profile()
+            profiler.runcall(lambda: [export_path() for _ in range(3)])
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(30)
         for name, work in (("convert", convert), ("convert+encode", convert_encode), ("export path", export_path)):
             work()  # warm
             per_item = []

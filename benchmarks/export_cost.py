@@ -103,6 +103,8 @@ def main() -> None:
     parser.add_argument("--route", choices=("hello", "realistic"), default="hello")
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--general-only", action="store_true",
+                        help="convert every span by the general path (no envelopes.span_bytes): the 'before' of that step")
     args = parser.parse_args()
 
     sink_proc, sink = _start_sink()
@@ -114,6 +116,10 @@ def main() -> None:
         import logging
 
         logging.getLogger("bench").setLevel(logging.WARNING)
+        if args.general_only:
+            from ai_core import exporters
+
+            exporters.span_item = lambda *_args: None  # type: ignore[assignment]
         from hello_flask import app  # noqa: E402  (configures ours for BENCH_MODE=ours)
 
         if args.mode == "floor":

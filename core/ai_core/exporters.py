@@ -25,12 +25,13 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from ai_core.connection_string import ConnectionString
 from ai_core.delivery.auth import BearerTokenProvider
 from ai_core.delivery.pacing import paced
-from ai_core.delivery.sender import LazyStorage, Sender, converted_item
+from ai_core.delivery.sender import MAX_ITEM_BYTES, LazyStorage, Sender, converted_item
 from ai_core.delivery.storage import resource_storage_directory
 from ai_core.delivery.transport import Transport
 from ai_core.diagnostics import DROPS
 from ai_core.envelopes.logs import log_to_envelope
 from ai_core.envelopes.metrics import APPLICATION_INSIGHTS_TEMPORALITY, metrics_to_envelopes
+from ai_core.envelopes.span_bytes import span_item
 from ai_core.envelopes.spans import otel_resource_envelope, span_to_envelopes
 from ai_core.errors import ConfigurationError
 from ai_core.request_context import RequestLookup
@@ -217,7 +218,11 @@ class AzureMonitorTraceExporter(_ExporterBase, SpanExporter):
         return self._finish(converted) if self._processors else converted
 
     def _span_items(self, span: ReadableSpan) -> List[Any]:
-        """:meth:`_span_envelopes` encoded here (no telemetry processors: ``_encodes_converted``)."""
+        """:meth:`_span_envelopes` encoded here (no telemetry processors: ``_encodes_converted``);
+        the common shapes written straight to their bytes (``envelopes.span_bytes``)."""
+        item = span_item(span, self.ikey, self._request_lookup, self.role)
+        if item is not None and len(item) <= MAX_ITEM_BYTES:
+            return [item]
         try:
             converted = span_to_envelopes(span, self.ikey, self._request_lookup, self.role)
         except Exception:
