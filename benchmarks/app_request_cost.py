@@ -14,7 +14,7 @@ Modes (``web_apps/modes.py``): ``plain``, ``floor`` (the stock instrumentation w
 exporters), ``ours`` (the adapter, everything on, sending to ``sink.py``), and with
 ``--before DIR`` also ``before``: ours with ``DIR`` ahead on ``sys.path`` (a tree made with
 ``git archive <commit> core fastapi_ai flask_ai django_ai | tar -x -C DIR``; ``DIR/core`` is
-added too). Each mode is a process alive through the run; rounds alternate between them
+added too); ``--tree NAME=DIR`` (repeatable) adds mode ``NAME`` the same way. Each mode is a process alive through the run; rounds alternate between them
 (order reversed every other round), and each ratio is the median of the per-round ratios to
 the floor, with their range.
 
@@ -44,7 +44,7 @@ PATHS = {"hello": "/", "realistic": "/realistic"}
 
 def _flush() -> None:
     mode = os.environ.get("BENCH_MODE")
-    if mode in ("ours", "before"):
+    if mode == "ours":
         from ai_core.configure import current
 
         telemetry = current()
@@ -185,6 +185,8 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=8)
     parser.add_argument("--modes", default="floor,ours")
     parser.add_argument("--before", help="a tree of the package to run as mode 'before'")
+    parser.add_argument("--tree", action="append", default=[], metavar="NAME=DIR",
+                        help="also mode NAME: ours from the tree DIR (repeatable; as --before)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
@@ -199,19 +201,23 @@ def main() -> int:
                                  stdout=subprocess.PIPE, text=True)
     sink_proc.stdout.readline()
     sink = "http://127.0.0.1:%d" % sink_port
-    modes = args.modes.split(",") + (["before"] if args.before else [])
+    trees = dict(item.split("=", 1) for item in args.tree)
+    if args.before:
+        trees["before"] = args.before
+    modes = [m for m in args.modes.split(",") if m] + list(trees)
     children: Dict[str, subprocess.Popen] = {}
     results: Dict[str, List[Dict[str, float]]] = {m: [] for m in modes}
     try:
         for mode in modes:
-            env = dict(os.environ, BENCH_MODE="ours" if mode == "before" else mode,
+            env = dict(os.environ, BENCH_MODE="ours" if mode in trees else mode,
                        BENCH_CS="InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=" + sink,
                        OTEL_METRIC_EXPORT_INTERVAL="600000")
             for key in [k for k in env if k.startswith("APPLICATIONINSIGHTS_") or k.startswith("OTEL_S")]:
                 env.pop(key)
             path = [APPS]
-            if mode == "before":
-                path = [os.path.abspath(args.before), os.path.join(os.path.abspath(args.before), "core")] + path
+            if mode in trees:
+                tree = os.path.abspath(trees[mode])
+                path = [tree, os.path.join(tree, "core")] + path
             env["PYTHONPATH"] = os.pathsep.join(path)
             proc = subprocess.Popen([sys.executable, os.path.abspath(__file__), "--child", "--framework",
                                      args.framework, "--route", args.route], cwd=APPS, env=env,
@@ -256,11 +262,12 @@ def report(results: Dict[str, List[Dict[str, float]]], args: argparse.Namespace)
             mode, min(t), statistics.median(t), min(p), statistics.median(p),
             _ratio(rows, floor, "thread_us") if floor and mode != "floor" else "",
             _ratio(rows, floor, "process_us") if floor and mode != "floor" else ""))
-    if "before" in results and "ours" in results:
+    if "before" in results:
         lines.append("")
-        lines.append("ours / before (paired rounds): thread %s, process %s" % (
-            _ratio(results["ours"], results["before"], "thread_us"),
-            _ratio(results["ours"], results["before"], "process_us")))
+        for mode in [m for m in results if m not in ("before", "floor", "plain")]:
+            lines.append("%s / before (paired rounds): thread %s, process %s" % (
+                mode, _ratio(results[mode], results["before"], "thread_us"),
+                _ratio(results[mode], results["before"], "process_us")))
     return "\n".join(lines)
 
 
