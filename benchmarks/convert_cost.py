@@ -31,7 +31,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=500)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--general-only", action="store_true",
-                        help="the export path without envelopes.span_bytes (every span by the general path)")
+                        help="the export path without envelopes.span_bytes and log_bytes (every item by the general path)")
     parser.add_argument("--profile", action="store_true",
                         help="print a cProfile of the export path (top functions by own time)")
     args = parser.parse_args()
@@ -52,6 +52,7 @@ def main() -> None:
 
         if args.general_only:
             exporters.span_item = lambda *_args: None  # type: ignore[assignment]
+            exporters.log_item = lambda *_args: None  # type: ignore[assignment]
         kept: List[Any] = []  # (exporter, item)
         for cls in (exporters.AzureMonitorTraceExporter, exporters.AzureMonitorLogExporter):
             original = cls.export

@@ -104,7 +104,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=3000)
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--general-only", action="store_true",
-                        help="convert every span by the general path (no envelopes.span_bytes): the 'before' of that step")
+                        help="convert every span by the general path (no envelopes.span_bytes, log_bytes): the 'before' of that step")
     args = parser.parse_args()
 
     sink_proc, sink = _start_sink()
@@ -120,6 +120,7 @@ def main() -> None:
             from ai_core import exporters
 
             exporters.span_item = lambda *_args: None  # type: ignore[assignment]
+            exporters.log_item = lambda *_args: None  # type: ignore[assignment]
         from hello_flask import app  # noqa: E402  (configures ours for BENCH_MODE=ours)
 
         if args.mode == "floor":

@@ -29,6 +29,7 @@ from ai_core.delivery.sender import MAX_ITEM_BYTES, LazyStorage, Sender, convert
 from ai_core.delivery.storage import resource_storage_directory
 from ai_core.delivery.transport import Transport
 from ai_core.diagnostics import DROPS
+from ai_core.envelopes.log_bytes import log_item
 from ai_core.envelopes.logs import log_to_envelope
 from ai_core.envelopes.metrics import APPLICATION_INSIGHTS_TEMPORALITY, metrics_to_envelopes
 from ai_core.envelopes.span_bytes import span_item
@@ -281,7 +282,11 @@ class AzureMonitorLogExporter(_ExporterBase, LogRecordExporter):
         return self._finish((envelope,)) if self._processors else [envelope]
 
     def _record_items(self, record: ReadableLogRecord) -> List[Any]:
-        """:meth:`_record_envelopes` encoded here (no telemetry processors: ``_encodes_converted``)."""
+        """:meth:`_record_envelopes` encoded here (no telemetry processors: ``_encodes_converted``);
+        the common Message written straight to its bytes (``envelopes.log_bytes``)."""
+        item = log_item(record, self.ikey, self._request_lookup, self._trace_sample_rate, self.role)
+        if item is not None and len(item) <= MAX_ITEM_BYTES:
+            return [item]
         try:
             envelope = log_to_envelope(record, self.ikey, self._request_lookup, self._trace_sample_rate, self.role)
         except Exception:
