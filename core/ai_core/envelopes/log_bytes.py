@@ -39,7 +39,7 @@ _GENERAL_ONLY = frozenset((
     "user_agent.original", "http.user_agent", *CLIENT_IP_KEYS,
 ))
 
-# (scope name, attribute items, their types) -> the properties' JSON text, or None.
+# (scope name, attribute keys, values, their types) -> the properties' JSON text, or None.
 _PROPERTIES: Dict[Any, Any] = {}
 _PROPERTIES_MAX = 512
 _PROPERTIES_TEXT_MAX = 2048
@@ -92,7 +92,7 @@ def _log_item(record: Any, ikey: str, request_lookup: Any, trace_sample_rate: An
     scope_name = scope.name if scope is not None else None
     values = attributes.values()
     classes = tuple(map(type, values))
-    key = (scope_name, tuple(attributes.items()), classes)
+    key = (scope_name, tuple(attributes), tuple(values), classes)
     properties = _PROPERTIES.get(key, False)
     if properties is False:
         properties = _properties(scope_name, attributes)

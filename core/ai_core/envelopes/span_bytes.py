@@ -77,7 +77,7 @@ _TAG_KEYS = frozenset((
 ))
 _SYNTHETIC_TYPES = ("bot", "test")
 
-# (kind, scope name, span name, attribute items, their types) -> the span's encoded parts
+# (kind, scope name, span name, attribute keys, values, their types) -> the span's encoded parts
 # (_entry), or None for the general path. Apps repeat the same statements, URLs and routes, so
 # most spans find their parts here; bounded in entries and in their size, since ids in URLs or
 # statements make every span new and a statement may be long.
@@ -278,7 +278,7 @@ def _span_item(span: Any, ikey: str, request_lookup: Any, role: Any) -> Optional
     name = span.name
     values = attrs.values()
     classes = tuple(map(type, values))
-    key = (kind, scope_name, name, tuple(attrs.items()), classes)
+    key = (kind, scope_name, name, tuple(attrs), tuple(values), classes)  # flat tuples: cheaper to hash than pairs
     entry = _ENTRIES.get(key, False)
     if entry is False:
         entry = _entry(kind, scope_name, name, attrs)
