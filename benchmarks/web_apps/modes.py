@@ -15,6 +15,14 @@ from typing import Any
 MODE = os.environ.get("BENCH_MODE", "plain")
 CS = os.environ.get("BENCH_CS", "")
 
+if MODE == "plain":
+    # The other modes put a handler on the root logger; without one, the realistic route's
+    # warning would go to logging's last-resort stderr writer (a write per request, into a
+    # pipe web.py reads only when the server has stopped).
+    import logging
+
+    logging.getLogger().addHandler(logging.NullHandler())
+
 
 def floor_provider() -> Any:
     """The floor's tracer provider, and the OpenTelemetry logging bridge, both exporting nothing.
