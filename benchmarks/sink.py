@@ -10,12 +10,14 @@ from __future__ import annotations
 import argparse
 import gzip
 import json
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 _lock = threading.Lock()
 _requests = 0
 _items = 0
+_REQUEST_DATA = re.compile(rb'"baseType"\s*:\s*"RequestData"')
 
 
 class Sink(BaseHTTPRequestHandler):
@@ -50,13 +52,15 @@ class Sink(BaseHTTPRequestHandler):
             return self._answer(200, b"{}")
         if self.headers.get("Content-Encoding") == "gzip":
             raw = gzip.decompress(raw)
-        text = raw.decode("utf-8")
-        envelopes = json.loads(text) if text.lstrip().startswith("[") else [json.loads(x) for x in text.splitlines() if x]
-        requests = sum(1 for e in envelopes if e.get("data", {}).get("baseType") == "RequestData")
+        # Counted in the bytes, not parsed: parsing every envelope cost ~10 us of CPU per item on
+        # the machine the app under test shares, which only the modes that send paid for. Exact:
+        # inside a JSON string a quote is escaped, so '"iKey"' and '"baseType":"RequestData"'
+        # only match as an envelope's own key and value.
+        n = raw.count(b'"iKey"')
+        requests = len(_REQUEST_DATA.findall(raw))
         with _lock:
             _requests += requests
-            _items += len(envelopes)
-        n = len(envelopes)
+            _items += n
         self._answer(200, json.dumps({"itemsReceived": n, "itemsAccepted": n, "errors": []}).encode())
 
 
