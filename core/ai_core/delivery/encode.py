@@ -143,7 +143,10 @@ _PROBE_FLOATS = (1.0, -0.0, 0.1, 1e-4, 0.00012, 1.5e16, 1e16, 1e22, 1.7976931348
                  5e-324, 1e-10, 123456789.125, 9999999999999998.0, 1e15)
 
 
-def _make_fast() -> Optional[Callable[[Any], bytes]]:
+def _make_fast(check_floats: bool = True) -> Optional[Callable[[Any], bytes]]:
+    """orjson with the stdlib's bytes, or None where orjson is missing or writes a probe float
+    unlike ``repr``. ``check_floats=False``: for an envelope known to hold no float orjson
+    writes unlike ``repr`` (:func:`encode_converted`): the checks are ~2 of its ~3 us."""
     if orjson is None:
         return None
     dumps = orjson.dumps
@@ -151,13 +154,14 @@ def _make_fast() -> Optional[Callable[[Any], bytes]]:
     error = orjson.JSONEncodeError
     if any(dumps(x) != repr(x).encode("ascii") for x in _PROBE_FLOATS):
         return None
+    unlike_stdlib = _unlike_stdlib if check_floats else None
 
     def fast(envelope: Any) -> bytes:
         try:
             out = dumps(envelope, default=_default, option=option)
         except error:
             return _stdlib_dumps(envelope).encode("ascii")
-        if _unlike_stdlib(out):
+        if unlike_stdlib is not None and unlike_stdlib(out):
             return _stdlib_dumps(envelope).encode("ascii")
         if not out.isascii():
             out = out.decode("utf-8").encode("ascii", _ESCAPES)
@@ -166,29 +170,6 @@ def _make_fast() -> Optional[Callable[[Any], bytes]]:
         return out
 
     return fast
-
-
-def _make_fast_float_free() -> Optional[Callable[[Any], bytes]]:
-    """``fast`` without the float checks, for an envelope known to hold no float orjson writes
-    unlike ``repr`` (:func:`encode_converted`): the checks are ~2 of its ~3 us."""
-    if _make_fast() is None:
-        return None
-    dumps = orjson.dumps
-    option = orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
-    error = orjson.JSONEncodeError
-
-    def fast_float_free(envelope: Any) -> bytes:
-        try:
-            out = dumps(envelope, default=_default, option=option)
-        except error:
-            return _stdlib_dumps(envelope).encode("ascii")
-        if not out.isascii():
-            out = out.decode("utf-8").encode("ascii", _ESCAPES)
-        if b"\x7f" in out:
-            out = out.replace(b"\x7f", b"\\u007f")
-        return out
-
-    return fast_float_free
 
 
 def _stdlib_item(envelope: Any) -> bytes:
@@ -201,7 +182,7 @@ encode_item.__doc__ = """One envelope as compact, ASCII-only JSON bytes (see the
 Raises what ``json.dumps`` raises for it (e.g. RecursionError for a cycle)."""
 
 
-_fast_float_free = _make_fast_float_free()
+_fast_float_free = _make_fast(check_floats=False)
 _INF = float("inf")
 _join = "".join
 
