@@ -13,6 +13,8 @@ called, as the package's pytest plugin does) has a :class:`CaptureOnlyWorker` an
 
 from __future__ import annotations
 
+import copy
+
 import logging
 import weakref
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -116,6 +118,23 @@ class QueueSpanProcessor(SpanProcessor):
         return self._worker.flush(timeout_millis / 1000)
 
 
+def _without_context(log_record: Any) -> Any:
+    """The record as queued for export: without the context it was written in.
+
+    The conversion reads the record's own trace and span ids, never its context; but the context
+    holds the request's live span (and what that span holds), which a queued record would keep
+    alive until its batch is sent, long enough for the garbage collector to promote it all.
+    Shallow copies, so the processors after this one still see the record as it was."""
+    inner = getattr(log_record, "log_record", None)
+    if inner is None or getattr(inner, "context", None) is None:
+        return log_record
+    inner = copy.copy(inner)
+    inner.context = None
+    outer = copy.copy(log_record)
+    outer.log_record = inner
+    return outer
+
+
 class QueueLogRecordProcessor(LogRecordProcessor):
     """Log records -> the worker's log queue of every destination.
 
@@ -138,6 +157,7 @@ class QueueLogRecordProcessor(LogRecordProcessor):
             log_record, self._to_envelopes
         ):
             return
+        log_record = _without_context(log_record)
         for channel in self._channels:
             self._worker.submit(channel, log_record)
 

@@ -1,0 +1,62 @@
+"""A queued log record does not keep the request it was written in alive until its export."""
+
+import gc
+import logging
+import weakref
+
+from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler, LogRecordProcessor
+from opentelemetry.sdk.trace import TracerProvider
+
+from ai_core.delivery.handoff import QueueLogRecordProcessor
+from ai_core.delivery.worker import ExportWorker
+
+
+class _SeesContext(LogRecordProcessor):
+    """A processor after ours (Live Metrics, a user's): it must still see the record as written."""
+
+    def __init__(self):
+        self.contexts = []
+
+    def on_emit(self, log_record):
+        self.contexts.append(log_record.log_record.context)
+
+    emit = on_emit
+
+    def shutdown(self):
+        pass
+
+    def force_flush(self, timeout_millis=30000):
+        return True
+
+
+def test_a_queued_record_keeps_its_ids_but_not_the_span_it_was_written_in():
+    exported = []
+    worker = ExportWorker(schedule_s=3600)  # nothing is exported until the flush below
+    channel = worker.add_channel("logs", exported.extend)
+    after = _SeesContext()
+    provider = LoggerProvider()
+    provider.add_log_record_processor(QueueLogRecordProcessor(worker, channel))
+    provider.add_log_record_processor(after)
+    logger = logging.getLogger("test_queued_log_context")
+    logger.propagate = False
+    handler = LoggingHandler(logger_provider=provider)
+    logger.addHandler(handler)
+    tracer = TracerProvider().get_tracer("test")
+    try:
+        with tracer.start_as_current_span("GET /orders") as span:
+            logger.warning("stock low")
+            ids = (span.context.trace_id, span.context.span_id)
+        assert after.contexts[0] is not None  # the next processor saw the record's context
+        after.contexts.clear()
+        ended = weakref.ref(span)
+        del span
+        gc.collect()
+        assert len(channel.items) == 1  # still waiting for its batch
+        assert ended() is None, "the queued log record keeps the request's span alive"
+        assert worker.flush(10)
+        record = exported[0].log_record
+        assert (record.trace_id, record.span_id) == ids
+        assert record.body == "stock low"
+    finally:
+        logger.removeHandler(handler)
+        worker.shutdown(5)
