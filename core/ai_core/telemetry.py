@@ -163,6 +163,8 @@ class Telemetry:
         if cancel is not None:
             cancel()  # libraries imported from now on stay uninstrumented
         for instrumentor in list(self._instrumented):
+            if getattr(instrumentor, "is_instrumented_by_opentelemetry", True) is False:
+                continue  # the application (or a test) uninstrumented it already: no warning at exit
             try:
                 instrumentor.uninstrument()
             except Exception:
