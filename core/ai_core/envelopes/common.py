@@ -244,8 +244,21 @@ def new_envelope(
     sample_rate: Optional[float] = None,
 ) -> Dict[str, Any]:
     """The envelope skeleton, in the field order the official exporter puts on the wire."""
+    return named_envelope(ENVELOPE_PREFIX + kind, ikey, tags, time_ns, base_type, base_data, sample_rate)
+
+
+def named_envelope(
+    name: str,
+    ikey: str,
+    tags: Dict[str, str],
+    time_ns: Optional[int],
+    base_type: str,
+    base_data: Dict[str, Any],
+    sample_rate: Optional[float] = None,
+) -> Dict[str, Any]:
+    """:func:`new_envelope` with its ``name`` already whole (the span conversion keeps one per kind)."""
     env: Dict[str, Any] = {
-        "name": ENVELOPE_PREFIX + kind,
+        "name": name,
         "iKey": ikey,
         "tags": tags,
         "time": format_time(time_ns),

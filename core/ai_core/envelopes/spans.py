@@ -35,7 +35,7 @@ from ai_core.envelopes.common import (
     MAX_URL,
     custom_measurements,
     format_duration,
-    format_time,
+    named_envelope,
     new_envelope,
     resource_tags,
 )
@@ -261,19 +261,7 @@ def _properties_and_measurements(span: ReadableSpan, attrs: Mapping[str, Any]) -
     return properties, measurements
 
 
-def _envelope(kind_name: str, ikey: str, tags: Dict[str, str], time_ns: Any, base_type: str,
-              base_data: Dict[str, Any], sample_rate: Any) -> Dict[str, Any]:
-    """:func:`common.new_envelope` for a span's own envelope, with its ``name`` already whole."""
-    env: Dict[str, Any] = {
-        "name": kind_name,
-        "iKey": ikey,
-        "tags": tags,
-        "time": format_time(time_ns),
-        "data": {"baseData": base_data, "baseType": base_type},
-    }
-    if sample_rate is not None:
-        env["sampleRate"] = sample_rate
-    return env
+_envelope = named_envelope
 
 
 def _request_envelope(
