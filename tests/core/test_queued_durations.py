@@ -143,3 +143,57 @@ def test_other_histograms_are_not_queued():
     provider, _ = _provider()
     meter = AutocollectedMeterProvider(provider).get_meter("m")
     assert not isinstance(meter.create_histogram("app.latency", unit="ms"), QueuedHistogram)
+
+
+def _all_points(reader):
+    """Like _points, with min and max, for every metric stream (views may add streams)."""
+    data = reader.get_metrics_data()
+    out = {}
+    for rm in data.resource_metrics if data else ():
+        for sm in rm.scope_metrics:
+            for metric in sm.metrics:
+                out[metric.name] = sorted(
+                    (sorted(dict(p.attributes).items()), p.count, p.sum, p.min, p.max, tuple(p.bucket_counts))
+                    for p in metric.data.data_points)
+    return out
+
+
+def _two_reader_provider():
+    """Two readers, as with OTLP export on: deltas (as sent) and cumulative (OTLP's default)."""
+    delta = InMemoryMetricReader(preferred_temporality=APPLICATION_INSIGHTS_TEMPORALITY)
+    cumulative = InMemoryMetricReader()
+    provider = MeterProvider(metric_readers=[delta, cumulative], views=standard_metric_views(),
+                             exemplar_filter=AlwaysOffExemplarFilter())
+    return provider, (delta, cumulative)
+
+
+def test_many_requests_of_one_status_are_recorded_in_bulk_with_the_stock_numbers():
+    import random
+
+    rng = random.Random(7)
+    queued_provider, queued_readers = _two_reader_provider()
+    direct_provider, direct_readers = _two_reader_provider()
+    queued = AutocollectedMeterProvider(queued_provider).get_meter("w").create_histogram("http.server.duration", unit="ms")
+    direct = direct_provider.get_meter("w").create_histogram("http.server.duration", unit="ms")
+    statuses = [{"http.method": m, "http.status_code": c, "http.route": "/r%d" % rng.randrange(5)}
+                for m in ("GET", "POST") for c in (200, 404, 500)]
+    for collection in range(3):
+        for _ in range(2000):
+            ms, attributes = rng.expovariate(1 / 40.0), rng.choice(statuses)
+            queued.record(ms, attributes)
+            direct.record(ms, attributes)
+        for queued_reader, direct_reader in zip(queued_readers, direct_readers):
+            got, want = _all_points(queued_reader), _all_points(direct_reader)
+            assert got == want, "collection %d differs" % collection
+            assert sum(p[1] for p in got["http.server.duration"]) == 2000 * (collection + 1 if queued_reader is queued_readers[1] else 1)
+            assert len(got["http.server.duration"]) == 3  # one per status code
+    assert duration_queue(queued_provider, None).recorded_one_by_one == 0  # the bulk path was taken
+
+
+def test_values_record_would_refuse_go_through_record():
+    provider, reader = _provider()
+    duration = AutocollectedMeterProvider(provider).get_meter("m").create_histogram("http.server.duration", unit="ms")
+    for ms in (5, -1, 7, float("nan"), 9):
+        duration.record(ms, {"http.status_code": 200})
+    assert [(c, s) for _, c, s, _ in _points(reader)["http.server.duration"]] == [(3, 21)]  # as record() keeps
+    assert duration_queue(provider, None).recorded_one_by_one == 4
