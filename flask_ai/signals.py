@@ -39,7 +39,8 @@ class RequestSignals:
 
     def connect(self, app: Any) -> None:
         request_started.connect(self.started, app, weak=False)
-        request_finished.connect(self.finished, app, weak=False)
+        if self._web.injects_browser_sdk:  # the only use of the final response: not sent otherwise
+            request_finished.connect(self.finished, app, weak=False)
         got_request_exception.connect(self.failed, app, weak=False)
 
     def started(self, sender: Any, **extra: Any) -> None:
@@ -50,7 +51,8 @@ class RequestSignals:
             from flask import after_this_request, request
 
             self._web.annotate(span, route=request_route(request), client_ip=self._client_ip(request.environ))
-            after_this_request(self.answered)
+            if self._web.options.user_id:  # user_id False: no reader to run
+                after_this_request(self.answered)
 
     def answered(self, response: Any) -> Any:
         """The view has answered and the session is not saved yet: who made the request.
