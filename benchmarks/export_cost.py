@@ -5,7 +5,7 @@ in-process through Flask's test client, with the whole pipeline on (``ours``: co
 telemetry processors, JSON, gzip, HTTP to a local sink, through ``flask_ai``) or the floor: the
 stock instrumentations with do-nothing exporters (the contrib WSGI middleware that
 ``flask_ai`` builds on, sqlite3, urllib and the OpenTelemetry logging bridge, each with the
-SDK's batch processor). Requests and the export thread interleave as under a server, so the
+SDK's batch processor, and the SDK's metrics pipeline: ``web_apps/modes.py``, ``floor_provider``). Requests and the export thread interleave as under a server, so the
 spans are converted cache-cold, as in production.
 
 Figures are CPU time, not wall time (a shared machine's load does not inflate them):
@@ -172,42 +172,18 @@ _SPANS = [0]
 
 
 def _instrument_floor(app: Any) -> None:
-    """The stock instrumentations with do-nothing exporters; counts the spans exported."""
-    from opentelemetry import trace
-    from opentelemetry._logs import set_logger_provider
+    """The stock instrumentations with do-nothing exporters (``modes.floor_provider``: spans,
+    log records and metrics); counts the spans exported."""
     from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
     from opentelemetry.instrumentation.urllib import URLLibInstrumentor
     from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware
-    from opentelemetry.sdk._logs import LoggerProvider
-    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, LogRecordExportResult
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-    from opentelemetry.instrumentation.logging.handler import LoggingHandler
 
-    class Nothing(SpanExporter):
-        def export(self, spans: Any) -> SpanExportResult:
-            _SPANS[0] += len(spans)
-            return SpanExportResult.SUCCESS
+    from modes import floor_provider
 
-    class NoLogs(LogRecordExporter):
-        def export(self, batch: Any) -> LogRecordExportResult:
-            return LogRecordExportResult.SUCCESS
+    def count(spans: int) -> None:
+        _SPANS[0] += spans
 
-        def shutdown(self) -> None:
-            pass
-
-        def force_flush(self, timeout_millis: int = 30000) -> bool:
-            return True
-
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(Nothing()))
-    trace.set_tracer_provider(provider)
-    logger_provider = LoggerProvider()
-    logger_provider.add_log_record_processor(BatchLogRecordProcessor(NoLogs()))
-    set_logger_provider(logger_provider)
-    import logging
-
-    logging.getLogger().addHandler(LoggingHandler(logger_provider=logger_provider))
+    provider = floor_provider(on_spans=count)
     app.wsgi_app = OpenTelemetryMiddleware(app.wsgi_app, tracer_provider=provider)
     SQLite3Instrumentor().instrument(tracer_provider=provider)
     URLLibInstrumentor().instrument(tracer_provider=provider)

@@ -13,8 +13,9 @@ one ``requests`` call to a local server, one warning log line). Modes, each in i
 
 - ``plain``: no telemetry;
 - ``floor``: the stock OpenTelemetry instrumentations with do-nothing exporters behind the
-  SDK's batch processors: ``DjangoInstrumentor``, sqlite3, requests, and the logging bridge
-  (what the product switches on, at the cost of the instrumentation itself);
+  SDK's batch processors: ``DjangoInstrumentor``, sqlite3, requests, the logging bridge and the
+  SDK's metrics pipeline (what the product switches on, at the cost of the instrumentation
+  itself; ``web_apps/modes.py``, ``floor_provider``);
 - ``ours``: ``django_ai`` in ``INSTALLED_APPS``, everything on, sending to ``sink.py``.
 
 The three modes are three processes alive side by side; rounds alternate between them (order
@@ -74,41 +75,16 @@ def _configure_django(mode: str, sink: str) -> Any:
 
 
 def _instrument_floor() -> None:
-    """The stock instrumentations with do-nothing exporters (as ``export_cost.py``'s floor)."""
-    import logging
-
-    from opentelemetry import trace
-    from opentelemetry._logs import set_logger_provider
+    """The stock instrumentations with do-nothing exporters (``web_apps/modes.py``'s
+    ``floor_provider``: spans, log records and metrics, as every floor)."""
     from opentelemetry.instrumentation.django import DjangoInstrumentor
-    from opentelemetry.instrumentation.logging.handler import LoggingHandler
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
     from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
-    from opentelemetry.sdk._logs import LoggerProvider
-    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, LogRecordExportResult
-    from opentelemetry.sdk.trace import TracerProvider
-    from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
-    class Nothing(SpanExporter):
-        def export(self, spans: Any) -> SpanExportResult:
-            return SpanExportResult.SUCCESS
+    sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "web_apps"))
+    from modes import floor_provider
 
-    class NoLogs(LogRecordExporter):
-        def export(self, batch: Any) -> LogRecordExportResult:
-            return LogRecordExportResult.SUCCESS
-
-        def shutdown(self) -> None:
-            pass
-
-        def force_flush(self, timeout_millis: int = 30000) -> bool:
-            return True
-
-    provider = TracerProvider()
-    provider.add_span_processor(BatchSpanProcessor(Nothing()))
-    trace.set_tracer_provider(provider)
-    logger_provider = LoggerProvider()
-    logger_provider.add_log_record_processor(BatchLogRecordProcessor(NoLogs()))
-    set_logger_provider(logger_provider)
-    logging.getLogger().addHandler(LoggingHandler(logger_provider=logger_provider))
+    provider = floor_provider()
     DjangoInstrumentor().instrument(tracer_provider=provider)
     SQLite3Instrumentor().instrument(tracer_provider=provider)
     RequestsInstrumentor().instrument(tracer_provider=provider)
