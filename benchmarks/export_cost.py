@@ -5,8 +5,8 @@ in-process through Flask's test client, with the whole pipeline on (``ours``: co
 telemetry processors, JSON, gzip, HTTP to a local sink, through ``flask_ai``) or the floor: the
 stock instrumentations with do-nothing exporters (the contrib WSGI middleware that
 ``flask_ai`` builds on, sqlite3, urllib and the OpenTelemetry logging bridge, each with the
-SDK's batch processor, and the SDK's metrics pipeline: ``web_apps/modes.py``, ``floor_provider``). Requests and the export thread interleave as under a server, so the
-spans are converted cache-cold, as in production.
+SDK's batch processor: ``web_apps/modes.py``, ``floor_provider``). Requests and the export
+thread interleave as under a server, so the spans are converted cache-cold, as in production.
 
 Figures are CPU time, not wall time (a shared machine's load does not inflate them):
 
@@ -172,8 +172,8 @@ _SPANS = [0]
 
 
 def _instrument_floor(app: Any) -> None:
-    """The stock instrumentations with do-nothing exporters (``modes.floor_provider``: spans,
-    log records and metrics); counts the spans exported."""
+    """The stock instrumentations with do-nothing exporters (``modes.floor_provider``); counts
+    the spans exported."""
     from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor
     from opentelemetry.instrumentation.urllib import URLLibInstrumentor
     from opentelemetry.instrumentation.wsgi import OpenTelemetryMiddleware

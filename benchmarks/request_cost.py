@@ -13,9 +13,9 @@ one ``requests`` call to a local server, one warning log line). Modes, each in i
 
 - ``plain``: no telemetry;
 - ``floor``: the stock OpenTelemetry instrumentations with do-nothing exporters behind the
-  SDK's batch processors: ``DjangoInstrumentor``, sqlite3, requests, the logging bridge and the
-  SDK's metrics pipeline (what the product switches on, at the cost of the instrumentation
-  itself; ``web_apps/modes.py``, ``floor_provider``);
+  SDK's batch processors: ``DjangoInstrumentor``, sqlite3, requests, and the logging bridge
+  (what the product switches on, at the cost of the instrumentation itself;
+  ``web_apps/modes.py``, ``floor_provider``);
 - ``ours``: ``django_ai`` in ``INSTALLED_APPS``, everything on, sending to ``sink.py``.
 
 The three modes are three processes alive side by side; rounds alternate between them (order
@@ -76,7 +76,7 @@ def _configure_django(mode: str, sink: str) -> Any:
 
 def _instrument_floor() -> None:
     """The stock instrumentations with do-nothing exporters (``web_apps/modes.py``'s
-    ``floor_provider``: spans, log records and metrics, as every floor)."""
+    ``floor_provider``, as every floor)."""
     from opentelemetry.instrumentation.django import DjangoInstrumentor
     from opentelemetry.instrumentation.requests import RequestsInstrumentor
     from opentelemetry.instrumentation.sqlite3 import SQLite3Instrumentor

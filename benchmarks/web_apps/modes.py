@@ -1,8 +1,8 @@
 """How each benchmark mode switches telemetry on, shared by the hello-world apps.
 
 ``BENCH_MODE``: ``plain`` (nothing), ``floor`` (the stock OpenTelemetry instrumentations of the
-framework, sqlite3 and urllib, the logging bridge and the SDK's metrics pipeline, with do-nothing
-exporters: the cost of the instrumentation itself, the same set for every framework), ``official`` (Microsoft's
+framework, sqlite3 and urllib, and the logging bridge, with do-nothing exporters: the cost of the
+instrumentation itself, the same set for every framework), ``official`` (Microsoft's
 azure-monitor-opentelemetry distro at 100% sampling), ``ours`` (this project's adapter).
 ``BENCH_CS`` is the connection string of the local sink.
 """
@@ -25,30 +25,25 @@ if MODE == "plain":
 
 
 def floor_provider(on_spans: Optional[Callable[[int], None]] = None) -> Any:
-    """The floor's tracer provider, the OpenTelemetry logging bridge and a meter provider, all
-    exporting nothing.
+    """The floor's tracer provider, and the OpenTelemetry logging bridge, both exporting nothing.
 
     Every framework's floor calls this (and ``export_cost.py`` and ``request_cost.py`` for their
     floors), so all pay the same: spans and log records go through the SDK's batch processors to
-    exporters that drop them, the logging bridge's handler sits on the root logger as the
-    product's does (the realistic route logs a warning), and the stock instrumentations record
-    their metrics (request and HTTP client durations, active requests, body sizes) into the
-    SDK, read by a periodic reader whose exporter drops them: the product sends metrics
-    (``requests/duration``, ``dependencies/duration``), so the floor pays the SDK's metric
-    pipeline too. Exemplars are off, as in the product (the SDK's default would sample one per
-    measurement, a cost the product does not pay). The caller adds its framework, sqlite3 and
-    urllib instrumentations on the returned provider. ``on_spans``: told how many spans each
-    export dropped (``export_cost.py`` counts them).
+    exporters that drop them, and the logging bridge's handler sits on the root logger as the
+    product's does (the realistic route logs a warning). No meter provider: the target compares
+    the whole product, its standard metrics included, with what the instrumentations cost
+    before anything is sent (the stock instrumentations' metric calls then go to the API's
+    no-op meter). The caller adds its framework, sqlite3 and urllib instrumentations on the
+    returned provider. ``on_spans``: told how many spans each export dropped
+    (``export_cost.py`` counts them).
     """
     import logging
 
-    from opentelemetry import metrics, trace
+    from opentelemetry import trace
     from opentelemetry._logs import set_logger_provider
     from opentelemetry.instrumentation.logging.handler import LoggingHandler
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, LogRecordExporter, LogRecordExportResult
-    from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
-    from opentelemetry.sdk.metrics.export import MetricExporter, MetricExportResult, PeriodicExportingMetricReader
     from opentelemetry.sdk.trace import TracerProvider
     from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
@@ -68,16 +63,6 @@ def floor_provider(on_spans: Optional[Callable[[int], None]] = None) -> Any:
         def force_flush(self, timeout_millis: int = 30000) -> bool:
             return True
 
-    class NoMetrics(MetricExporter):
-        def export(self, metrics_data: Any, timeout_millis: float = 10_000, **kwargs: Any) -> MetricExportResult:
-            return MetricExportResult.SUCCESS
-
-        def force_flush(self, timeout_millis: float = 10_000) -> bool:
-            return True
-
-        def shutdown(self, timeout_millis: float = 30_000, **kwargs: Any) -> None:
-            pass
-
     provider = TracerProvider()
     provider.add_span_processor(BatchSpanProcessor(Nothing()))
     trace.set_tracer_provider(provider)
@@ -85,9 +70,6 @@ def floor_provider(on_spans: Optional[Callable[[int], None]] = None) -> Any:
     logger_provider.add_log_record_processor(BatchLogRecordProcessor(NoLogs()))
     set_logger_provider(logger_provider)
     logging.getLogger().addHandler(LoggingHandler(logger_provider=logger_provider))
-    # The export interval: OTEL_METRIC_EXPORT_INTERVAL, which web.py sets for every mode.
-    metrics.set_meter_provider(MeterProvider(metric_readers=[PeriodicExportingMetricReader(NoMetrics())],
-                                             exemplar_filter=AlwaysOffExemplarFilter()))
     return provider
 
 
