@@ -65,6 +65,11 @@ class RequestContext:
         span = self._span
         return span_attributes(span) if span is not None else {}
 
+    @property
+    def live(self) -> bool:
+        """Whether the values are read from a running request's span (and may still change)."""
+        return self._span is not None
+
     def current_operation_name(self) -> Optional[str]:
         if self._span is not None and self._name_from_span is not None:
             try:

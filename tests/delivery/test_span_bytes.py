@@ -144,6 +144,35 @@ def test_random_spans_of_the_common_shapes_give_the_general_bytes(
     assert_same(span, request, role, ikey)  # the second time from the cache
 
 
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(shaped_spans(), min_size=2, max_size=6), REQUESTS.filter(lambda r: r is not None),
+       st.sampled_from([None, ROLE]))
+def test_the_dependencies_of_one_request_one_after_the_other_give_the_general_bytes(
+    spans: List[ReadableSpan], request: RequestContext, role: Any
+) -> None:
+    """The request's tags are written once for consecutive dependencies of one request (other
+    names, other parents, tags of their own): each one's bytes are still the general path's."""
+    for item in spans:
+        assert_same(item, request, role)
+
+
+def test_a_running_request_s_new_name_reaches_its_next_dependency() -> None:
+    """While the request runs its tags are read from its span, which the app may still rename."""
+
+    class Renamed:  # a live server span, as far as the request context reads it
+        name = "GET /before"
+        attributes: dict = {}
+
+    live = Renamed()
+    request = RequestContext(live, name_from_span=lambda s: s.name)
+    assert request.live
+    first = assert_same(span(SpanKind.CLIENT, SQL, name="SELECT"), request, None)
+    live.name = "GET /orders/{id}"
+    second = assert_same(span(SpanKind.CLIENT, SQL, name="SELECT"), request, None)
+    assert first is not None and second is not None
+    assert json.loads(second)["tags"]["ai.operation.name"] == "GET /orders/{id}"
+
+
 # ---------------------------------------------------------------------------------------------
 # The path is taken, and the cache never mixes up equal values of different types
 # ---------------------------------------------------------------------------------------------

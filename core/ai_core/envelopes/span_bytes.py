@@ -176,7 +176,7 @@ def _entry(kind: Any, scope_name: Any, name: Any, attrs: Any) -> Any:
             '","responseCode":%s,"success":' % _enc(str(code)[:MAX_NAME]),
             ',"properties":{%s},"measurements":{}%s},"baseType":"RequestData"}%s' % (
                 properties, ',"url":' + _enc(url[:MAX_URL]) if url else "", closing),
-            code_ok,
+            code_ok, None,
         )
     # _dependency_envelope with _client_fields' HTTP or database branch
     if shape == _CLIENT_HTTP:
@@ -207,6 +207,9 @@ def _entry(kind: Any, scope_name: Any, name: Any, attrs: Any) -> Any:
         ',"properties":{%s},"measurements":{}%s},"baseType":"RemoteDependencyData"}%s' % (
             properties, tail, closing),
         True,
+        # The tags as the request's context leaves them when it has a name (it replaces the
+        # dependency's): dependencies of different names in one request share their tags' text.
+        tuple((key, None) if key == "ai.operation.name" else (key, value) for key, value in tags),
     )
 
 
@@ -239,6 +242,13 @@ def _parts(resource: Any, role: Any, ikey: str) -> Any:
     )
     _LAST_PARTS = (resource, role, ikey, parts)
     return parts
+
+
+# The last dependency's request tags: (its request context, what they were written from,
+# the envelope's opening, the tags' text). Its next dependency, exported right after it as a
+# rule, reuses them (an app that runs twenty queries per request writes them once). The
+# context is held, so its identity cannot be reused while it is here.
+_LAST_REQUEST_TAGS: Any = (None, None, None, None)
 
 
 def _number(value: Any) -> Optional[str]:
@@ -290,7 +300,7 @@ def _span_item(span: Any, ikey: str, request_lookup: Any, role: Any) -> Optional
             _ENTRIES[key] = entry
     if entry is None:
         return None
-    is_request, tag_pairs, tags_text, head, before_duration, after_duration, after_success, code_ok = entry
+    is_request, tag_pairs, tags_text, head, before_duration, after_duration, after_success, code_ok, unnamed = entry
 
     context = span.context
     trace_id = context.trace_id
@@ -320,17 +330,25 @@ def _span_item(span: Any, ikey: str, request_lookup: Any, role: Any) -> Optional
         opening = parts[2]
         request = request_lookup(context.span_id) if request_lookup is not None else None
         if request is not None:  # the request's name, client and user (span_to_envelopes)
-            tags = {"ai.operation.id": operation_id}
-            if parent_id is not None:
-                tags["ai.operation.parentId"] = parent_id
-            tags.update(tag_pairs)
-            request.fill_tags(tags, replace_name=True)
-            base = parts[0]
-            if not base.keys().isdisjoint(tags):  # an app's role replaces the process's, in place
-                whole = base.copy()
-                whole.update(tags)
-                opening, tags = parts[3], whole
-            ids = ",".join(_enc(key) + ":" + _enc(value) for key, value in tags.items())
+            global _LAST_REQUEST_TAGS
+            key = (operation_id, parent_id, parts, unnamed if request.operation_name else tag_pairs)
+            last = _LAST_REQUEST_TAGS
+            if last[0] is request and last[1] == key:
+                opening, ids = last[2], last[3]
+            else:
+                tags = {"ai.operation.id": operation_id}
+                if parent_id is not None:
+                    tags["ai.operation.parentId"] = parent_id
+                tags.update(tag_pairs)
+                request.fill_tags(tags, replace_name=True)
+                base = parts[0]
+                if not base.keys().isdisjoint(tags):  # an app's role replaces the process's, in place
+                    whole = base.copy()
+                    whole.update(tags)
+                    opening, tags = parts[3], whole
+                ids = ",".join(_enc(key) + ":" + _enc(value) for key, value in tags.items())
+                if not request.live:  # an ended request's values no longer change
+                    _LAST_REQUEST_TAGS = (request, key, opening, ids)
             tags_text = ""
     return ("%s%s%s},\"time\":\"%s\",%s%s%s%s%s%s%s" % (
         opening, ids, tags_text, format_time(start), head, span_id, before_duration, duration,
