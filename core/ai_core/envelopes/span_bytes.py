@@ -288,7 +288,8 @@ def _span_item(span: Any, ikey: str, request_lookup: Any, role: Any) -> Optional
     name = span.name
     values = attrs.values()
     classes = tuple(map(type, values))
-    key = (kind, scope_name, name, tuple(attrs), tuple(values), classes)  # flat tuples: cheaper to hash than pairs
+    # Flat tuples: cheaper to hash than pairs; the kind by identity (an Enum hashes in Python code).
+    key = (id(kind), scope_name, name, tuple(attrs), tuple(values), classes)
     entry = _ENTRIES.get(key, False)
     if entry is False:
         entry = _entry(kind, scope_name, name, attrs)
