@@ -15,6 +15,7 @@ The report ends with one verdict line per framework and route against issue 20's
 >= 1.00x the floor in the median of the per-round ratios, no round under 0.90).
 
     benchmarks/.venv/bin/python benchmarks/web.py [--duration 10] [--rounds 3] [--frameworks django,flask,fastapi]
+        [--routes hello,realistic] [--modes plain,floor,ours,official] [--tree NAME=DIR ...]
 """
 
 from __future__ import annotations
@@ -137,10 +138,14 @@ def settled_count(sink: str, expected: int, timeout: float = 20) -> int:
     return sink_count(sink)
 
 
-def run_one(framework: str, mode: str, route: str, duration: float, sink: str) -> Dict[str, object]:
+def run_one(framework: str, mode: str, route: str, duration: float, sink: str,
+            tree: Optional[str] = None) -> Dict[str, object]:
+    """One server under ``wrk``. ``tree``: a checkout whose package runs as ``ours`` (``--tree``)."""
     port = free_port()
-    env = dict(os.environ, BENCH_MODE=mode, BENCH_CS="InstrumentationKey=00000000-0000-0000-0000-000000000000;"
-               "IngestionEndpoint=" + sink, PYTHONPATH=str(APPS), OTEL_METRIC_EXPORT_INTERVAL=METRIC_INTERVAL_MS)
+    path = [str(APPS)] + ([tree, os.path.join(tree, "core")] if tree else [])
+    env = dict(os.environ, BENCH_MODE="ours" if tree else mode,
+               BENCH_CS="InstrumentationKey=00000000-0000-0000-0000-000000000000;IngestionEndpoint=" + sink,
+               PYTHONPATH=os.pathsep.join(path), OTEL_METRIC_EXPORT_INTERVAL=METRIC_INTERVAL_MS)
     for key in [k for k in env if k.startswith("APPLICATIONINSIGHTS_") or k.startswith("OTEL_S")]:
         env.pop(key)
     urllib.request.urlopen(urllib.request.Request(sink + "/reset", data=b"", method="POST"), timeout=5).read()
@@ -160,7 +165,7 @@ def run_one(framework: str, mode: str, route: str, duration: float, sink: str) -
             os.killpg(proc.pid, signal.SIGKILL)
             proc.communicate()
     result: Dict[str, object] = {"rps": rps, "p50": p50, "p99": p99, "cpu_per_1000": 1000 * cpu / max(served, 1)}
-    if mode in ("official", "ours"):
+    if mode in ("official", "ours") or tree:
         arrived = settled_count(sink, served + warm)
         result["delivered"] = arrived / (served + warm)
     return result
@@ -175,7 +180,12 @@ def main() -> int:
     parser.add_argument("--modes", default=",".join(MODES),
                         help="a subset for quick A/B runs (e.g. floor,ours); the table lists only these")
     parser.add_argument("--json", help="also write the raw results here")
+    parser.add_argument("--tree", action="append", default=[], metavar="NAME=DIR",
+                        help="also run ours from another checkout (e.g. a git worktree) as mode NAME, "
+                             "interleaved with the others: an A/B under the real servers")
     args = parser.parse_args()
+    trees = dict(item.split("=", 1) for item in args.tree)
+    args.tree_names = list(trees)
 
     sink_port = free_port()
     sink_proc = subprocess.Popen([sys.executable, str(HERE / "sink.py"), "--port", str(sink_port)],
@@ -184,7 +194,8 @@ def main() -> int:
     sink = "http://127.0.0.1:%d" % sink_port
     results: Dict[Tuple[str, str, str], List[Dict[str, object]]] = {}
     unavailable: Dict[Tuple[str, str], str] = {}
-    modes = [m for m in MODES if m in args.modes.split(",")]
+    modes = [m for m in MODES if m in args.modes.split(",")] + list(trees)
+    args.modes = ",".join(modes)
     try:
         for rnd in range(args.rounds):
             for framework in args.frameworks.split(","):
@@ -193,7 +204,7 @@ def main() -> int:
                         if (framework, mode) in unavailable:
                             continue
                         try:
-                            r = run_one(framework, mode, route, args.duration, sink)
+                            r = run_one(framework, mode, route, args.duration, sink, trees.get(mode))
                         except (RuntimeError, subprocess.CalledProcessError) as err:
                             unavailable[(framework, mode)] = str(err).splitlines()[-1][:120] if str(err) else "failed"
                             continue
@@ -241,7 +252,7 @@ def report(results: Dict[Tuple[str, str, str], List[Dict[str, object]]], unavail
         for route in args.routes.split(","):
             floor_rows = results.get((framework, route, "floor"), [])
             official_rows = results.get((framework, route, "official"), [])
-            for mode in [m for m in MODES if m in args.modes.split(",")]:
+            for mode in args.modes.split(","):
                 rows = results.get((framework, route, mode), [])
                 if not rows:
                     why = unavailable.get((framework, mode), "not run")
@@ -250,7 +261,7 @@ def report(results: Dict[Tuple[str, str, str], List[Dict[str, object]]], unavail
                 rps = _median(rows, "rps")
                 delivered = _median(rows, "delivered")
                 valid = delivered is None or delivered >= 0.9
-                ours = mode == "ours" and valid
+                ours = (mode == "ours" or mode in args.tree_names) and valid
                 ratio_floor = paired_ratio(rows, floor_rows) if ours else ""
                 ratio_official = paired_ratio(rows, official_rows) if ours else ""
                 lines.append("| %s | %s | %s | %s | %.2f | %.2f | %.2f | %s | %s | %s |" % (
