@@ -18,7 +18,7 @@ from typing import Any, Dict, Optional
 
 from ai_core.envelopes import logs as _logs
 from ai_core.envelopes.common import MAX_MESSAGE, format_time, resource_tags
-from ai_core.envelopes.span_bytes import _cacheable, _number
+from ai_core.envelopes.span_bytes import _cacheable, _number, request_tags_json
 from ai_core.request_attributes import (
     AUTH_USER_ID,
     CLIENT_IP_KEYS,
@@ -132,12 +132,7 @@ def _log_item(record: Any, ikey: str, request_lookup: Any, trace_sample_rate: An
             if span_id:
                 tags["ai.operation.parentId"] = "%016x" % span_id
         request.fill_tags(tags, replace_name=False)
-        base = parts[0]
-        if not base.keys().isdisjoint(tags):  # an app's role replaces the process's, in place
-            whole = base.copy()
-            whole.update(tags)
-            opening, tags = parts[2], whole
-        ids = ",".join(_enc(key) + ":" + _enc(value) for key, value in tags.items())
+        opening, ids = request_tags_json(tags, parts[0], opening, parts[2])
     if ids and opening[-1] != "{":
         ids = "," + ids
     message = body[:MAX_MESSAGE].strip() or "n/a"

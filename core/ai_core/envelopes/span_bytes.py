@@ -251,6 +251,18 @@ def _parts(resource: Any, role: Any, ikey: str) -> Any:
 _LAST_REQUEST_TAGS: Any = (None, None, None, None)
 
 
+def request_tags_json(tags: Dict[str, Any], base: Dict[str, Any], opening: str, bare_opening: str) -> Tuple[str, str]:
+    """(the envelope's opening, the JSON text of ``tags``) for an item the request context gave
+    tags: when they hold a part-A key (an app's role replaces the process's), the whole tag
+    set is written after ``bare_opening`` (no part-A tags) with the replaced values in place,
+    as the general path's dict update orders them; else after ``opening``."""
+    if not base.keys().isdisjoint(tags):
+        whole = base.copy()
+        whole.update(tags)
+        opening, tags = bare_opening, whole
+    return opening, ",".join(_enc(key) + ":" + _enc(value) for key, value in tags.items())
+
+
 def _number(value: Any) -> Optional[str]:
     """A sample rate as ``json.dumps`` writes it, or None when only the general path knows."""
     cls = value.__class__
@@ -342,12 +354,7 @@ def _span_item(span: Any, ikey: str, request_lookup: Any, role: Any) -> Optional
                     tags["ai.operation.parentId"] = parent_id
                 tags.update(tag_pairs)
                 request.fill_tags(tags, replace_name=True)
-                base = parts[0]
-                if not base.keys().isdisjoint(tags):  # an app's role replaces the process's, in place
-                    whole = base.copy()
-                    whole.update(tags)
-                    opening, tags = parts[3], whole
-                ids = ",".join(_enc(key) + ":" + _enc(value) for key, value in tags.items())
+                opening, ids = request_tags_json(tags, parts[0], opening, parts[3])
                 if not request.live:  # an ended request's values no longer change
                     _LAST_REQUEST_TAGS = (request, key, opening, ids)
             tags_text = ""
