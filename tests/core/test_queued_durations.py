@@ -27,15 +27,16 @@ def _provider(exemplars_off: bool = True):
     return provider, reader
 
 
-def _points(reader):
-    """{metric name: sorted (attributes, count, sum, bucket counts)} of one collection."""
+def _points(reader, min_max=False):
+    """{metric name: sorted (attributes, count, sum, [min, max,] bucket counts)} of one collection."""
     data = reader.get_metrics_data()
     out = {}
     for rm in data.resource_metrics if data else ():
         for sm in rm.scope_metrics:
             for metric in sm.metrics:
                 out[metric.name] = sorted(
-                    (sorted(dict(p.attributes).items()), p.count, p.sum, tuple(p.bucket_counts))
+                    (sorted(dict(p.attributes).items()), p.count, p.sum) + ((p.min, p.max) if min_max else ())
+                    + (tuple(p.bucket_counts),)
                     for p in metric.data.data_points)
     return out
 
@@ -145,19 +146,6 @@ def test_other_histograms_are_not_queued():
     assert not isinstance(meter.create_histogram("app.latency", unit="ms"), QueuedHistogram)
 
 
-def _all_points(reader):
-    """Like _points, with min and max, for every metric stream (views may add streams)."""
-    data = reader.get_metrics_data()
-    out = {}
-    for rm in data.resource_metrics if data else ():
-        for sm in rm.scope_metrics:
-            for metric in sm.metrics:
-                out[metric.name] = sorted(
-                    (sorted(dict(p.attributes).items()), p.count, p.sum, p.min, p.max, tuple(p.bucket_counts))
-                    for p in metric.data.data_points)
-    return out
-
-
 def _two_reader_provider():
     """Two readers, as with OTLP export on: deltas (as sent) and cumulative (OTLP's default)."""
     delta = InMemoryMetricReader(preferred_temporality=APPLICATION_INSIGHTS_TEMPORALITY)
@@ -183,7 +171,7 @@ def test_many_requests_of_one_status_are_recorded_in_bulk_with_the_stock_numbers
             queued.record(ms, attributes)
             direct.record(ms, attributes)
         for queued_reader, direct_reader in zip(queued_readers, direct_readers):
-            got, want = _all_points(queued_reader), _all_points(direct_reader)
+            got, want = _points(queued_reader, min_max=True), _points(direct_reader, min_max=True)
             assert got == want, "collection %d differs" % collection
             assert sum(p[1] for p in got["http.server.duration"]) == 2000 * (collection + 1 if queued_reader is queued_readers[1] else 1)
             assert len(got["http.server.duration"]) == 3  # one per status code
