@@ -11,6 +11,11 @@ without the cache misses and time slicing of a real export thread: use it to com
 versions of the conversion, and ``export_cost.py`` to see what a change is worth in place.
 
     .venv/bin/python benchmarks/convert_cost.py [--route hello|realistic] [--requests 500] [--rounds 15]
+        [--profile] [--export-path-only N]
+
+Instruction counts do not move with the machine's load (CPU time does, by +-15%): run
+``valgrind --tool=callgrind`` on ``--export-path-only 1`` and ``--export-path-only 6`` and divide
+the difference of the two totals by 5 and by the items printed.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ def main() -> None:
                         help="the export path without envelopes.span_bytes and log_bytes (every item by the general path)")
     parser.add_argument("--profile", action="store_true",
                         help="print a cProfile of the export path (top functions by own time)")
+    parser.add_argument("--export-path-only", type=int, metavar="N",
+                        help="only run the export path N times, then exit: for instruction counts, "
+                             "e.g. under valgrind --tool=callgrind with N=1 and N=6 (the difference / 5 / items)")
     args = parser.parse_args()
 
     sys.path.insert(0, HERE)
@@ -110,6 +118,11 @@ def main() -> None:
                 count += len(encode_envelopes(each(item)))
             return count
 
+        if args.export_path_only is not None:
+            for _ in range(args.export_path_only):
+                export_path()
+            print("export path x %d over %d items" % (args.export_path_only, len(paths)))
+            return
         items = convert()
         if args.profile:
             import cProfile
