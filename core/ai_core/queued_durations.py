@@ -117,7 +117,7 @@ def _aggregate_rest(histogram: Any, attributes: Mapping[str, Any], values: List[
             for match in storage._get_or_init_view_instrument_match(histogram):
                 keys = match._view._attribute_keys
                 kept = dict(attributes) if keys is None else {k: v for k, v in attributes.items() if k in keys}
-                found = [a for a in list(match._attributes_aggregation.values()) if a._attributes == kept]
+                found = _aggregation_of(match._attributes_aggregation, kept)
                 if len(found) != 1:
                     return False
                 if isinstance(found[0], _DropAggregation):
@@ -136,6 +136,16 @@ def _aggregate_rest(histogram: Any, attributes: Mapping[str, Any], values: List[
     return True
 
 
+def _aggregation_of(aggregations: Mapping[Any, Any], attributes: Dict[str, Any]) -> List[Any]:
+    """The aggregations (one, or the caller gives up) the SDK keeps for ``attributes``: looked up
+    by the SDK's own key where it has the function it builds them with (one dict lookup, however
+    many attribute sets the histogram has), else found by comparing their attributes."""
+    if _hash_attributes is not None:
+        found = aggregations.get(_hash_attributes(attributes))
+        return [found] if found is not None and found._attributes == attributes else []
+    return [a for a in list(aggregations.values()) if a._attributes == attributes]
+
+
 try:
     from opentelemetry.sdk.metrics._internal.aggregation import (
         _DropAggregation,
@@ -143,6 +153,10 @@ try:
     )
 except ImportError:  # another SDK layout: every value through record()
     _DropAggregation = _ExplicitBucketHistogramAggregation = type("_Absent", (), {})  # type: ignore[misc,assignment]
+try:
+    from opentelemetry.sdk.metrics._internal._view_instrument_match import _hash_attributes
+except ImportError:  # an SDK that keys its aggregations otherwise: found by their attributes
+    _hash_attributes = None
 
 
 _QUEUES: "weakref.WeakKeyDictionary[Any, DurationQueue]" = weakref.WeakKeyDictionary()

@@ -3,6 +3,8 @@ only queues, the next collection records, and what is sent is what a direct reco
 
 import threading
 
+import pytest
+
 from opentelemetry.sdk.metrics import AlwaysOffExemplarFilter, MeterProvider
 from opentelemetry.sdk.metrics.export import InMemoryMetricReader
 
@@ -155,8 +157,14 @@ def _two_reader_provider():
     return provider, (delta, cumulative)
 
 
-def test_many_requests_of_one_status_are_recorded_in_bulk_with_the_stock_numbers():
+@pytest.mark.parametrize("sdk_key", [True, False], ids=["by the SDK's key", "by comparing attributes"])
+def test_many_requests_of_one_status_are_recorded_in_bulk_with_the_stock_numbers(sdk_key, monkeypatch):
     import random
+
+    from ai_core import queued_durations
+
+    if not sdk_key:  # an SDK without the key function: the aggregations are found by their attributes
+        monkeypatch.setattr(queued_durations, "_hash_attributes", None)
 
     rng = random.Random(7)
     queued_provider, queued_readers = _two_reader_provider()
