@@ -4,7 +4,8 @@ import gc
 import logging
 import weakref
 
-from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler, LogRecordProcessor
+from opentelemetry.instrumentation.logging.handler import LoggingHandler
+from opentelemetry.sdk._logs import LoggerProvider, LogRecordProcessor
 from opentelemetry.sdk.trace import TracerProvider
 
 from ai_core.delivery.handoff import QueueLogRecordProcessor
