@@ -15,12 +15,16 @@ def emu():
         yield e
 
 
-def test_stop_delivers_everything_and_is_safe_twice_without_atexit(emu):
+def test_stop_delivers_everything_and_is_safe_twice_without_atexit(emu, tmp_path):
+    # Offline storage of its own: the default directory is per instrumentation key and endpoint,
+    # and an earlier test's emulator on the same port may have left a batch there, which this
+    # process would deliver too (seen once in CI: 51 dependencies).
     out = run_python(f"""
 import json, logging, os, sys
 from opentelemetry import trace
 from ai_core.web.setup import setup_web
-web = setup_web({{"connection_string": {emu.connection_string!r}}}, role_default="shop")
+web = setup_web({{"connection_string": {emu.connection_string!r}, "storage_directory": {str(tmp_path)!r}}},
+                role_default="shop")
 tracer = trace.get_tracer("app")
 for i in range(50):
     with tracer.start_as_current_span("job %d" % i):
