@@ -261,9 +261,6 @@ def _properties_and_measurements(span: ReadableSpan, attrs: Mapping[str, Any]) -
     return properties, measurements
 
 
-_envelope = named_envelope
-
-
 def _request_envelope(
     span: ReadableSpan,
     attrs: Mapping[str, Any],
@@ -321,7 +318,7 @@ def _request_envelope(
         base_data["url"] = url[:MAX_URL]
     if source:
         base_data["source"] = source[:MAX_NAME]
-    return _envelope(_REQUEST, ikey, tags, start, "RequestData", base_data, sample_rate)
+    return named_envelope(_REQUEST, ikey, tags, start, "RequestData", base_data, sample_rate)
 
 
 def _client_fields(span: ReadableSpan, attrs: Mapping[str, Any]) -> tuple:
@@ -408,7 +405,7 @@ def _dependency_envelope(
         base_data["data"] = str(data)[:MAX_DATA]
     if target:
         base_data["target"] = target[:MAX_NAME]
-    return _envelope(_DEPENDENCY, ikey, tags, start, "RemoteDependencyData", base_data, sample_rate)
+    return named_envelope(_DEPENDENCY, ikey, tags, start, "RemoteDependencyData", base_data, sample_rate)
 
 
 def _event_envelope(
